@@ -1,0 +1,590 @@
+//! The command line: clap definitions, dispatch, and the one place errors become exit codes.
+//!
+//! Each subcommand lives in its own file here and only translates arguments into calls on the
+//! layers below (spec → plan → backend → report).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{Exit, exit_of, find_fail};
+
+mod build;
+mod gen_cmd;
+mod kernel;
+mod matrix;
+mod pipeline;
+mod plan_cmd;
+mod status;
+mod validate;
+mod vm;
+
+const EXAMPLES: &str = "\
+Examples:
+  orca validate                      check every spec in configs/
+  orca build                         build the eBPF objects into build/ebpf/
+  orca test                          run the behaviour suite on the newest kernel
+  orca matrix run --junit junit.xml  run every kernel × test cell in parallel
+  orca run --kernel 6.1 -- uname -r  boot a kernel and run one command in it
+  orca pipeline run                  run configs/ebpf-test-pipeline.hcl as a DAG
+
+Exit codes:
+  0 success · 1 test failure · 2 usage or spec error · 3 infrastructure failure
+  4 kernel unavailable · 5 kernel lacks needed config · 6 guest kernel panic
+  124 deadline passed · 130 interrupted
+  (`orca run` and `orca exec` exit with the guest command's own code.)";
+
+/// orca: reproducible eBPF builds, proven on every kernel you ship to.
+#[derive(Debug, Parser)]
+#[command(name = "orca", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Backend {
+    /// orca drives clang and QEMU itself.
+    #[default]
+    Native,
+    /// Through the flake: `nix build`.
+    Nix,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check spec files and report every problem with its location.
+    #[command(after_help = "\
+Examples:
+  orca validate                       all of configs/*.hcl
+  orca validate configs/ebpf-test.hcl one file
+  orca validate --json bad.hcl        diagnostics as JSON
+
+Exit codes: 0 all valid · 2 spec errors")]
+    Validate(ValidateArgs),
+
+    /// Print the resolved plan: VMs, kernels and their sources, cells, pipeline order, programs.
+    #[command(after_help = "\
+Examples:
+  orca plan                 the plan for configs/*.hcl
+  orca plan --json | jq .   as JSON")]
+    Plan(PlanArgs),
+
+    /// Build the eBPF objects with the pinned clang, incrementally and from a content cache.
+    #[command(after_help = "\
+Examples:
+  orca build                         build every program into build/ebpf/
+  orca build -j 8                    run up to 8 clang processes at once
+  orca build --verify-reproducible   build twice in separate trees and compare bytes
+  orca build --backend nix           build through `nix build .#ebpf`")]
+    Build(BuildArgs),
+
+    /// Remove build outputs, and with flags the caches.
+    #[command(after_help = "\
+Examples:
+  orca clean              remove build/
+  orca clean --cache      also the object and result caches
+  orca clean --all        everything orca stored, kernels included")]
+    Clean(CleanArgs),
+
+    /// Manage the kernel catalog and cache.
+    #[command(subcommand)]
+    Kernel(KernelCommand),
+
+    /// Boot a VM, run provision and a command, copy artifacts back, shut down.
+    #[command(after_help = "\
+Examples:
+  orca run --kernel 6.1 -- uname -r
+  orca run configs/ebpf-builder.hcl --command 'orca build'
+  orca run configs/ebpf-test.hcl --kernel 5.10 -- orca suite
+
+Exit code: the command's own; orca's own codes (2-6, 124, 130) on failures of its own.")]
+    Run(RunArgs),
+
+    /// Start a long-lived VM from a spec, addressed afterwards by its name.
+    #[command(after_help = "\
+Examples:
+  orca start configs/ebpf-test.hcl
+  orca start configs/ebpf-test.hcl --kernel 6.12 --ttl 2h")]
+    Start(StartArgs),
+
+    /// Stop a VM started with `orca start`.
+    #[command(after_help = "Examples:\n  orca stop ebpf-test\n  orca stop --all")]
+    Stop(StopArgs),
+
+    /// Run a command in a running VM.
+    #[command(after_help = "Examples:\n  orca exec ebpf-test -- uname -r\n  orca exec ebpf-test --cwd /flywall -- make")]
+    Exec(ExecArgs),
+
+    /// Copy files between the host and a running VM (`NAME:PATH` names the guest side).
+    #[command(after_help = "Examples:\n  orca cp ebpf-test:/tmp/log.txt ./log.txt\n  orca cp build/ebpf/xdp_blocklist.o ebpf-test:/tmp/")]
+    Cp(CpArgs),
+
+    /// Open an interactive shell in a running VM, or boot one from a spec for the shell.
+    #[command(after_help = "Examples:\n  orca shell ebpf-test\n  orca shell configs/ebpf-test.hcl --kernel 6.1")]
+    Shell(ShellArgs),
+
+    /// Show VMs, installed programs, caches and the pinned toolchain.
+    #[command(after_help = "Examples:\n  orca status\n  orca status ebpf-test\n  orca status --json")]
+    Status(StatusArgs),
+
+    /// Run the kernel × test matrix.
+    #[command(subcommand)]
+    Matrix(MatrixCommand),
+
+    /// The quick loop: the behaviour suite on one kernel (default: the newest in the catalog).
+    #[command(after_help = "Examples:\n  orca test\n  orca test --kernel 5.10\n  orca test --test 'xdp_*'")]
+    Test(TestArgs),
+
+    /// Run a pipeline of stages as a DAG.
+    #[command(subcommand)]
+    Pipeline(PipelineCommand),
+
+    /// Load the built programs into the running kernel and pin them under /sys/fs/bpf/orca/.
+    #[command(after_help = "Examples:\n  sudo orca install\n  sudo orca install --iface eth0")]
+    Install(InstallArgs),
+
+    /// Remove what `orca install` pinned, and nothing else.
+    #[command(after_help = "Examples:\n  sudo orca uninstall")]
+    Uninstall(UninstallArgs),
+
+    /// Write nix/generated/*.json from the specs, for the flake.
+    #[command(after_help = "Examples:\n  orca gen           rewrite the files\n  orca gen --check   fail with a diff if they are stale")]
+    Gen(GenArgs),
+
+    /// Print shell completions.
+    #[command(after_help = "Examples:\n  orca completions bash > /etc/bash_completion.d/orca\n  orca completions zsh > ~/.zfunc/_orca\n  orca completions fish > ~/.config/fish/completions/orca.fish")]
+    Completions(CompletionsArgs),
+
+    /// The guest agent (runs inside VMs as their init's successor).
+    #[command(hide = true)]
+    Agent(AgentArgs),
+
+    /// The in-guest behaviour suite for the programs in ebpf/.
+    #[command(hide = true)]
+    Suite(SuiteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Spec files. Default: configs/*.hcl.
+    pub files: Vec<PathBuf>,
+    /// Print diagnostics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Spec files. Default: configs/*.hcl.
+    pub files: Vec<PathBuf>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Parallel clang processes. Default: the number of cores.
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Build twice in separate temporary trees and compare the objects byte for byte.
+    #[arg(long)]
+    pub verify_reproducible: bool,
+    /// Which backend builds.
+    #[arg(long, value_enum, default_value_t)]
+    pub backend: Backend,
+    /// Only these programs.
+    #[arg(long = "program")]
+    pub programs: Vec<String>,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Also remove the object and result caches.
+    #[arg(long)]
+    pub cache: bool,
+    /// Also remove downloaded kernels and built initramfs images.
+    #[arg(long)]
+    pub kernels: bool,
+    /// Everything: build outputs, caches and kernels.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KernelCommand {
+    /// List the catalog's kernels, their sources and whether they are cached.
+    #[command(after_help = "Examples:\n  orca kernel list\n  orca kernel list --json")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download and unpack kernels into the cache (all when none is named).
+    #[command(after_help = "Examples:\n  orca kernel fetch\n  orca kernel fetch 6.1 7.2")]
+    Fetch { versions: Vec<String> },
+    /// Pin a kernel version to a Debian package: download it and write its sha256 into the catalog.
+    #[command(after_help = "Examples:\n  orca kernel pin 6.1 --debian linux-image-6.1.0-31-amd64-unsigned --suite bookworm")]
+    Pin {
+        version: String,
+        /// Debian package name; repeat for a kernel split over several packages.
+        #[arg(long = "debian", required = true)]
+        packages: Vec<String>,
+        /// The Debian suite that has the package.
+        #[arg(long, default_value = "bookworm")]
+        suite: String,
+        /// The catalog file to edit. Default: configs/kernels.hcl.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VmOpts {
+    /// Kernel version from the catalog. Default: the spec's, else the newest.
+    #[arg(short, long)]
+    pub kernel: Option<String>,
+    /// Override the spec's CPU count.
+    #[arg(long)]
+    pub cpus: Option<u32>,
+    /// Override the spec's memory, e.g. 2GB.
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Acceleration: auto (probe KVM, fall back to TCG), kvm or tcg.
+    #[arg(long, default_value = "auto", env = "ORCA_ACCEL")]
+    pub accel: String,
+    /// Give the guest a NIC (user networking).
+    #[arg(long)]
+    pub network: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A VM spec. Default: the host image with default resources.
+    pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub vm: VmOpts,
+    /// The command, as one shell string.
+    #[arg(short = 'c', long, conflicts_with = "argv")]
+    pub command: Option<String>,
+    /// Deadline for the command, e.g. 10m. Default 10m (scaled under TCG).
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Working directory in the guest. Default: the current directory.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Extra environment for the command, NAME=VALUE.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// The command, as arguments after `--`.
+    #[arg(last = true)]
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    pub spec: PathBuf,
+    #[command(flatten)]
+    pub vm: VmOpts,
+    /// Stop the VM after this long, whatever happens. Default 8h.
+    #[arg(long, default_value = "8h")]
+    pub ttl: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The VM's name.
+    #[arg(required_unless_present = "all")]
+    pub name: Option<String>,
+    /// Stop every VM orca started.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    pub name: String,
+    /// Working directory in the guest.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Extra environment, NAME=VALUE.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Deadline for the command. Default 10m.
+    #[arg(long)]
+    pub timeout: Option<String>,
+    #[arg(last = true, required = true)]
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Source: a host path or NAME:PATH.
+    pub src: String,
+    /// Destination: a host path or NAME:PATH.
+    pub dest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// A running VM's name, or a VM spec to boot for the shell.
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub vm: VmOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Show only this VM.
+    pub name: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportOpts {
+    /// Write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the results as JSON here (`-` for stdout).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Ignore the result cache and run everything.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MatrixCommand {
+    /// Run every cell (kernel × command) of a matrix file.
+    #[command(after_help = "\
+Examples:
+  orca matrix run
+  orca matrix run --junit junit.xml --json results.json
+  orca matrix run --kernel 5.10 --kernel 6.1 --test 'xdp_*'
+  orca matrix run --shard 1/4          cells for CI job 1 of 4
+
+Exit codes: 0 all matched expectations · 1 a test failed · 3 infrastructure failure")]
+    Run(MatrixRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixRunArgs {
+    /// The matrix file. Default: configs/ebpf-test-matrix.hcl.
+    pub file: Option<PathBuf>,
+    /// Only these kernels.
+    #[arg(long = "kernel")]
+    pub kernels: Vec<String>,
+    /// Only tests matching these globs.
+    #[arg(long = "test")]
+    pub tests: Vec<String>,
+    /// Run shard I of N (1-based), e.g. 2/4.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Maximum VMs at once. Default: from the host's cores and memory.
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    #[arg(long, value_enum, default_value_t)]
+    pub backend: Backend,
+    #[command(flatten)]
+    pub report: ReportOpts,
+    #[arg(long, default_value = "auto", env = "ORCA_ACCEL")]
+    pub accel: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Kernel version. Default: the newest in the catalog.
+    #[arg(short, long)]
+    pub kernel: Option<String>,
+    /// Only tests matching these globs.
+    #[arg(long = "test")]
+    pub tests: Vec<String>,
+    #[command(flatten)]
+    pub report: ReportOpts,
+    #[arg(long, default_value = "auto", env = "ORCA_ACCEL")]
+    pub accel: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Run a pipeline's stages as a DAG.
+    #[command(after_help = "\
+Examples:
+  orca pipeline run
+  orca pipeline run configs/ebpf-test-pipeline.hcl --junit pipeline.xml
+  orca pipeline run --only integration
+  orca pipeline run --from integration
+
+Exit codes: 0 all stages passed · 1 a stage failed · 3 infrastructure failure")]
+    Run(PipelineRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineRunArgs {
+    /// The pipeline file. Default: configs/ebpf-test-pipeline.hcl.
+    pub file: Option<PathBuf>,
+    /// Start from this stage (it and its dependants run; earlier results come from the cache).
+    #[arg(long, conflicts_with = "only")]
+    pub from: Option<String>,
+    /// Run only this stage.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Maximum stages at once. Default: from the host's budget.
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub report: ReportOpts,
+    #[arg(long, default_value = "auto", env = "ORCA_ACCEL")]
+    pub accel: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Attach the XDP and TC programs to this interface too.
+    #[arg(long)]
+    pub iface: Option<String>,
+    /// Directory of built objects. Default: build/ebpf.
+    #[arg(long)]
+    pub objects: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Do not write; exit 1 with a diff when the committed files are stale.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The virtio-serial port to serve on.
+    #[arg(long, default_value = "/dev/virtio-ports/org.orca.agent")]
+    pub port: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// Directory of the built objects.
+    #[arg(long, default_value = "build/ebpf")]
+    pub objects: PathBuf,
+    /// Only tests matching these globs.
+    #[arg(long = "test")]
+    pub tests: Vec<String>,
+    /// List the tests and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// Entry point: parse, dispatch, turn errors into one message and an exit code.
+pub fn main() -> ExitCode {
+    crate::process::install_signal_handlers();
+    crate::paths::sweep_stale();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(Exit::Usage.code()),
+            };
+        }
+    };
+    let result = dispatch(cli.command);
+    crate::paths::remove_scratch();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            report_error(&err);
+            ExitCode::from(exit_of(&err).code())
+        }
+    }
+}
+
+/// Prints an error as `orca: error: <chain>` plus its hint.
+pub fn report_error(err: &anyhow::Error) {
+    let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
+    eprintln!("orca: error: {}", chain.join(": "));
+    if let Some(h) = find_fail(err).and_then(|f| f.hint.as_ref()) {
+        eprintln!("  hint: {h}");
+    }
+}
+
+fn dispatch(cmd: Command) -> anyhow::Result<u8> {
+    match cmd {
+        Command::Validate(a) => validate::run(a),
+        Command::Plan(a) => plan_cmd::run(a),
+        Command::Build(a) => build::run(a),
+        Command::Clean(a) => build::clean(a),
+        Command::Kernel(c) => kernel::run(c),
+        Command::Run(a) => vm::run(a),
+        Command::Start(a) => vm::start(a),
+        Command::Stop(a) => vm::stop(a),
+        Command::Exec(a) => vm::exec(a),
+        Command::Cp(a) => vm::cp(a),
+        Command::Shell(a) => vm::shell(a),
+        Command::Status(a) => status::run(a),
+        Command::Matrix(MatrixCommand::Run(a)) => matrix::run(a),
+        Command::Test(a) => matrix::test(a),
+        Command::Pipeline(PipelineCommand::Run(a)) => pipeline::run(a),
+        Command::Install(a) => status::install(a),
+        Command::Uninstall(a) => status::uninstall(a),
+        Command::Gen(a) => gen_cmd::run(a),
+        Command::Completions(a) => {
+            use clap::CommandFactory;
+            clap_complete::generate(a.shell, &mut Cli::command(), "orca", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Agent(a) => crate::agent::main(a.port),
+        Command::Suite(a) => crate::suite::main(a.objects, a.tests, a.list),
+    }
+}
+
+/// The error for a command whose backend has not landed yet.
+pub(crate) fn not_yet(what: &str) -> anyhow::Error {
+    crate::fail!(Exit::Infra, "`{what}` is not available in this build of orca yet")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_has_examples() {
+        let cmd = Cli::command();
+        let mut missing = Vec::new();
+        fn walk(c: &clap::Command, path: String, missing: &mut Vec<String>) {
+            for sub in c.get_subcommands() {
+                if sub.is_hide_set() || sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.has_subcommands() {
+                    walk(sub, p, missing);
+                } else if !sub.get_after_help().map(|h| h.to_string().contains("orca ")).unwrap_or(false) {
+                    missing.push(p);
+                }
+            }
+        }
+        walk(&cmd, "orca".into(), &mut missing);
+        assert!(missing.is_empty(), "subcommands without examples: {missing:?}");
+    }
+}

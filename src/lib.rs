@@ -1,0 +1,25 @@
+//! orca: reproducible eBPF builds and kernel-matrix tests in QEMU, from HCL specs.
+//!
+//! Data flows one way: `spec` (HCL → typed model with spans) → `plan` (resolved) → a backend
+//! (`build`, `kernel`, `vm`, `run` for native; `nix` for the flake) → `report`.
+//! No layer reaches back up: a spec never starts a VM and a backend never parses HCL.
+
+pub mod agent;
+pub mod build;
+pub mod cli;
+pub mod error;
+pub mod kernel;
+pub mod nix;
+pub mod paths;
+pub mod plan;
+pub mod process;
+pub mod report;
+pub mod run;
+pub mod spec;
+pub mod suite;
+pub mod ui;
+pub mod vm;
+
+pub(crate) fn cli_not_yet(what: &str) -> anyhow::Error {
+    fail!(error::Exit::Infra, "`{what}` is not available in this build of orca yet")
+}

@@ -1,0 +1,313 @@
+//! Plan types. See the module documentation of `plan`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the specs resolve to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Plan {
+    /// The spec files the plan was made from, as given (relative to the project root when below it).
+    pub files: Vec<PathBuf>,
+    /// The pinned eBPF toolchain (`toolchain { }` in `configs/build.hcl`), if any file declares it.
+    pub toolchain: Option<Toolchain>,
+    /// The eBPF programs to build (`program "NAME" { }` blocks), in declaration order.
+    pub programs: Vec<Program>,
+    /// The kernel catalog (`kernel "VERSION" { }` blocks), in declaration order.
+    pub kernels: Vec<Kernel>,
+    /// The image catalog. `host` is always present: the host root shared read-only over 9p.
+    pub images: Vec<Image>,
+    /// VM specs (`vm { }` blocks), by name.
+    pub vms: Vec<Vm>,
+    /// The kernel × test matrix, if a matrix file was given.
+    pub matrix: Option<Matrix>,
+    /// Pipelines (`pipeline { }` blocks).
+    pub pipelines: Vec<Pipeline>,
+    /// Things the plan names but this host cannot resolve (a kernel with no source, an unknown
+    /// image). They are not spec errors: the spec is valid, the host lacks something.
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// A reference the specs make that cannot be resolved here, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Unresolved {
+    /// What is unresolved, e.g. `kernel 5.15` or `image ubuntu-22.04`.
+    pub what: String,
+    /// Why, and how to fix it.
+    pub reason: String,
+}
+
+/// The pinned clang and the flags every program is compiled with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Toolchain {
+    /// The clang major version that must be used, e.g. 14. A different clang is refused.
+    pub clang_major: u32,
+    /// The clang binary to run. Default: `clang-<major>` if on PATH, else `clang`.
+    pub clang: Option<String>,
+    /// Optional sha256 of the clang binary, for a stricter pin than the version.
+    pub clang_sha256: Option<String>,
+    /// The BPF target. Default `bpf` (host endianness).
+    pub target: String,
+    /// Compiler flags, in order. Default `["-O2", "-g"]`.
+    pub cflags: Vec<String>,
+    /// Include directories, project-relative or absolute, in order.
+    pub include_dirs: Vec<PathBuf>,
+    /// Where objects are written, project-relative. Default `build/ebpf`.
+    pub out_dir: PathBuf,
+}
+
+/// One eBPF program: a C source compiled to one object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Program {
+    /// The program's name, e.g. `xdp_blocklist`. Unique.
+    pub name: String,
+    /// The C source, project-relative.
+    pub source: PathBuf,
+    /// The object path, project-relative: `<out_dir>/<name>.o`.
+    pub object: PathBuf,
+    /// Extra flags for this program only, after the toolchain's.
+    pub cflags: Vec<String>,
+}
+
+/// A kernel version in the catalog, pinned to concrete sources.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Kernel {
+    /// The catalog key users write, e.g. `6.1`.
+    pub version: String,
+    /// The release string the guest's `uname -r` reports, e.g. `6.1.0-31-amd64`, if known.
+    pub release: Option<String>,
+    /// The parts that make up this kernel, all of them needed (a split Debian kernel has two).
+    /// Empty when the catalog knows the version but has no source for this host.
+    pub sources: Vec<KernelSource>,
+    /// The nixpkgs attribute for the nix backend, e.g. `linuxPackages_6_1`.
+    pub nixpkgs: Option<String>,
+}
+
+/// One pinned part of a kernel. A part is a Debian package, or a raw kernel image.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum KernelSource {
+    /// A Debian package fetched with `apt-get download` through the host's mirror, with `suite`
+    /// added to a private apt configuration.
+    Debian {
+        package: String,
+        /// The exact package version; `None` takes the suite's current one (and the sha256 check
+        /// then catches a changed package).
+        version: Option<String>,
+        suite: String,
+        sha256: String,
+    },
+    /// A `.deb` or kernel image downloaded from a URL.
+    Url { url: String, sha256: String },
+    /// A `.deb` or kernel image on disk (project-relative or absolute).
+    File { path: PathBuf, sha256: String },
+}
+
+impl KernelSource {
+    pub fn sha256(&self) -> &str {
+        match self {
+            KernelSource::Debian { sha256, .. } | KernelSource::Url { sha256, .. } | KernelSource::File { sha256, .. } => sha256,
+        }
+    }
+}
+
+/// A guest root image.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Image {
+    /// The name specs use in `image = "..."`.
+    pub name: String,
+    /// What the image is.
+    pub kind: ImageKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ImageKind {
+    /// The host root, shared read-only over 9p, with a tmpfs overlay for writes.
+    Host,
+}
+
+/// A VM spec.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Vm {
+    /// The VM's name, unique across the specs. Long-lived VMs are addressed by it.
+    pub name: String,
+    /// The spec file that declared it.
+    pub file: PathBuf,
+    /// The image name. Default `host`.
+    pub image: String,
+    /// The kernel version from the catalog to boot by default, if the spec names one.
+    pub kernel: Option<String>,
+    /// Virtual CPUs. Default 2.
+    pub cpus: u32,
+    /// Memory in MiB. Default 1024.
+    pub memory_mib: u64,
+    /// Scratch disk size in MiB, if any.
+    pub disk_mib: Option<u64>,
+    /// Shares and tmpfs mounts, in order.
+    pub mounts: Vec<Mount>,
+    /// Commands run once after boot, before the main command.
+    pub provision: Vec<String>,
+    /// Files copied back to the host after the command.
+    pub artifacts: Vec<Artifact>,
+    /// Whether the guest gets a NIC (user networking). Default false: no NIC, faster boot.
+    pub network: bool,
+    /// Extra kernel modules to load at boot (with their dependencies), e.g. `veth`.
+    pub modules: Vec<String>,
+}
+
+/// A mount inside the guest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Mount {
+    /// A host directory shared over 9p. `source` is resolved against the spec file's folder and
+    /// made project-relative when it lies below the project root.
+    Share { source: PathBuf, destination: String, readonly: bool },
+    /// A tmpfs of the given size.
+    Tmpfs { destination: String, size_mib: u64 },
+}
+
+/// A file or directory copied from the guest to the host after the command.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Artifact {
+    /// The guest path (absolute).
+    pub source: String,
+    /// The host path, project-relative.
+    pub destination: PathBuf,
+}
+
+/// The kernel × test matrix.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Matrix {
+    /// The matrix file.
+    pub file: PathBuf,
+    /// The `test { }` block.
+    pub test: TestSpec,
+    /// One cell per (matrix entry × command), in declaration order.
+    pub cells: Vec<Cell>,
+}
+
+/// How the matrix's tests run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TestSpec {
+    /// Run cells in parallel within the host's CPU and memory budget. Default true.
+    pub parallel: bool,
+    /// The deadline for one cell under KVM, in seconds; scaled up under TCG. Default 600.
+    pub timeout_secs: u64,
+    /// The commands each cell runs in the guest.
+    pub commands: Vec<String>,
+    /// The VM spec whose resources, mounts and modules the cells use, if named.
+    pub vm: Option<String>,
+    /// Per-test kernel expectations.
+    pub expectations: Vec<Expectation>,
+}
+
+/// "This test needs at least this kernel": on older kernels it is expected to fail.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Expectation {
+    /// The test name, or a glob over test names (`events_*`).
+    pub test: String,
+    /// The oldest kernel the test supports, e.g. `5.17`.
+    pub min_kernel: String,
+    /// Why, shown beside the expected failure.
+    pub reason: Option<String>,
+}
+
+/// One matrix cell: one kernel, one command.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Cell {
+    /// A stable id, `<entry name>/<command index>`; used by `--shard`, the result cache and reports.
+    pub id: String,
+    /// The matrix entry's name.
+    pub name: String,
+    /// The image name.
+    pub image: String,
+    /// The kernel version (catalog key).
+    pub kernel: String,
+    /// The command to run.
+    pub command: String,
+    /// Why the cell cannot run on this host, if it cannot (no kernel source, unknown image).
+    pub unavailable: Option<String>,
+}
+
+/// A pipeline: stages run as a DAG.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Pipeline {
+    pub name: String,
+    pub file: PathBuf,
+    /// Stages in declaration order.
+    pub stages: Vec<Stage>,
+    /// Stage names in a topological order (dependencies first, ties in declaration order).
+    pub order: Vec<String>,
+}
+
+/// One pipeline stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    /// The VM spec to run in; `None` runs on the host (`vm = "host"` or no `vm`).
+    pub vm: Option<String>,
+    /// The kernel to boot for a VM stage; default the VM's kernel, else the catalog's newest.
+    pub kernel: Option<String>,
+    /// Commands, run in order; the first failure fails the stage.
+    pub commands: Vec<String>,
+    /// Globs (project-relative) of files the stage produces, stored as its artifacts.
+    pub artifacts: Vec<String>,
+    /// Stages that must succeed first.
+    pub dependencies: Vec<String>,
+    /// Project-relative globs of files the stage reads; part of its result-cache key.
+    pub inputs: Vec<String>,
+    /// The stage's deadline in seconds (scaled under TCG for VM stages). Default 1800.
+    pub timeout_secs: u64,
+}
+
+/// A kernel version as numbers, for "older than" comparisons: `5.10` < `6.1` < `6.12`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KernelVersion(pub u32, pub u32);
+
+impl KernelVersion {
+    /// Parses `MAJOR.MINOR`, ignoring anything after (`6.1.0-31-amd64` → 6.1).
+    pub fn parse(s: &str) -> Option<KernelVersion> {
+        let mut it = s.split(|c: char| !c.is_ascii_digit());
+        let major = it.next()?.parse().ok()?;
+        let minor = it.next()?.parse().ok()?;
+        Some(KernelVersion(major, minor))
+    }
+}
+
+impl std::fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+impl Plan {
+    pub fn kernel(&self, version: &str) -> Option<&Kernel> {
+        self.kernels.iter().find(|k| k.version == version)
+    }
+    pub fn vm(&self, name: &str) -> Option<&Vm> {
+        self.vms.iter().find(|v| v.name == name)
+    }
+    /// The newest kernel in the catalog that has sources.
+    pub fn newest_kernel(&self) -> Option<&Kernel> {
+        self.kernels
+            .iter()
+            .filter(|k| !k.sources.is_empty())
+            .max_by_key(|k| KernelVersion::parse(&k.version))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_versions_order_numerically() {
+        let v = |s| KernelVersion::parse(s).unwrap();
+        assert!(v("5.10") < v("6.1"));
+        assert!(v("6.1") < v("6.12"));
+        assert!(v("6.12") < v("7.2"));
+        assert_eq!(v("6.1.0-31-amd64"), KernelVersion(6, 1));
+        assert_eq!(KernelVersion::parse("six"), None);
+    }
+}
