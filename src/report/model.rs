@@ -28,6 +28,33 @@ impl Outcome {
     pub fn is_failure(self) -> bool {
         matches!(self, Outcome::Fail | Outcome::UnexpectedPass)
     }
+    /// True for outcomes that mean orca or the host failed, not the code under test (exit 3).
+    pub fn is_infra(self) -> bool {
+        self == Outcome::Error
+    }
+
+    /// A cell's outcome from its tests' outcomes: a failure if any test failed (a plain failure
+    /// before an unexpected pass), then an error, else a pass if anything ran as expected (expected
+    /// failures included: they matched), else a skip (nothing ran, or nothing was reported).
+    pub fn of_tests(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
+        let mut worst = Outcome::Skip;
+        let rank = |o: Outcome| match o {
+            Outcome::Skip => 0,
+            Outcome::Pass | Outcome::ExpectedFail => 1,
+            Outcome::Unavailable => 2,
+            Outcome::Error => 3,
+            Outcome::UnexpectedPass => 4,
+            Outcome::Fail => 5,
+        };
+        for o in outcomes {
+            let o = if o == Outcome::ExpectedFail { Outcome::Pass } else { o };
+            if rank(o) > rank(worst) {
+                worst = o;
+            }
+        }
+        worst
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -97,7 +124,10 @@ impl Report {
     /// The exit code the run ends with: 0 all matched expectations, 1 a test failed, 3 an
     /// infrastructure failure (and no test failure).
     pub fn exit_code(&self) -> u8 {
-        let outcomes = self.cells.iter().flat_map(|c| std::iter::once(c.outcome).chain(c.tests.iter().map(|t| t.outcome)));
+        let outcomes = self
+            .cells
+            .iter()
+            .flat_map(|c| std::iter::once(c.outcome).chain(c.tests.iter().map(|t| t.outcome)));
         let mut code = 0;
         for o in outcomes {
             if o.is_failure() {

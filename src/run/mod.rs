@@ -1,1 +1,11 @@
-//! See the crate documentation for this layer's place in the data flow.
+//! The native runner: the kernel × test matrix scheduler, expectations and the result cache.
+//!
+//! - [`shard`]: `--shard I/N`, a deterministic split of the cells.
+//! - [`expect`]: kernel expectations (`expect "GLOB" { min_kernel }`).
+//! - [`classify`]: a cell's output → its results.
+//! - [`cache`]: the result cache and its keys.
+
+pub mod cache;
+pub mod classify;
+pub mod expect;
+pub mod shard;
