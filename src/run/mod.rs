@@ -9,3 +9,4 @@ pub mod cache;
 pub mod classify;
 pub mod expect;
 pub mod shard;
+pub mod pipeline;

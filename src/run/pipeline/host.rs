@@ -39,7 +39,7 @@ pub fn run(commands: &[String], root: &Path, env: &[(String, String)], log: &mut
         let _ = writeln!(log, "$ {command}");
         let ran = run_one(command, root, env, log, deadline);
         let ran = match ran {
-            Ok(code) if code == Some(0) => continue,
+            Ok(Some(0)) => continue,
             Ok(code) => Ran::new(
                 Outcome::Fail,
                 format!(
