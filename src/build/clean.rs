@@ -1,0 +1,127 @@
+//! `orca clean`: what it removes, and removing it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::error::Exit;
+use crate::error::Fail;
+
+/// Which groups of files to remove. Build outputs are always removed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope {
+    /// The object and result caches.
+    pub cache: bool,
+    /// Downloaded kernels and built initramfs images.
+    pub kernels: bool,
+    /// Everything under the cache root.
+    pub all: bool,
+}
+
+/// One removed path and the disk space it used.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Removed {
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// The paths `scope` covers: `build/` and the configured output directory (when it lies outside
+/// `build/`) in the project, then cache areas.
+pub fn targets(root: &Path, out_dir: Option<&Path>, scope: Scope) -> Result<Vec<PathBuf>> {
+    let build = root.join("build");
+    let mut paths = vec![build.clone()];
+    if let Some(o) = out_dir.map(|o| root.join(o))
+        && !o.starts_with(&build)
+    {
+        paths.push(o);
+    }
+    let cache = crate::paths::cache_root();
+    if scope.all {
+        refuse_dangerous(&cache, root)?;
+        paths.push(cache);
+        return Ok(paths);
+    }
+    let mut areas = Vec::new();
+    if scope.cache {
+        areas.extend(["objects", "results"]);
+    }
+    if scope.kernels {
+        areas.extend(["kernels", "initramfs"]);
+    }
+    paths.extend(areas.iter().map(|a| cache.join(a)));
+    Ok(paths)
+}
+
+/// `--all` removes the cache root itself: refuse when it is `/`, the home directory or holds
+/// the project (a mistyped `ORCA_CACHE_DIR` must not wipe a home or a checkout).
+fn refuse_dangerous(cache: &Path, root: &Path) -> Result<()> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let dangerous = cache.parent().is_none()
+        || !cache.is_absolute()
+        || root.starts_with(cache)
+        || home.as_ref().is_some_and(|h| h.starts_with(cache));
+    if dangerous {
+        return Err(Fail::new(
+            Exit::Usage,
+            format!("refusing to remove the cache root {}: it holds the project or your home directory", cache.display()),
+        )
+        .hint("point ORCA_CACHE_DIR at a directory used only by orca, or remove the caches with `orca clean --cache --kernels`")
+        .into());
+    }
+    Ok(())
+}
+
+/// Removes `paths`, returning those that existed. Waits for a build of the tree to finish first,
+/// so that a running build never has its output directory deleted under it.
+pub fn remove(paths: &[PathBuf], out_dir: Option<&Path>) -> Result<Vec<Removed>> {
+    let lock = out_dir.map(|o| o.join(".orca").join("lock")).filter(|l| l.exists());
+    let _guard = match lock {
+        Some(l) => Some(super::files::TreeLock::acquire(&l, || {
+            crate::ui::status("waiting for a running orca build to finish")
+        })?),
+        None => None,
+    };
+    let mut removed = Vec::new();
+    for p in paths {
+        if let Some(bytes) = super::files::remove(p)? {
+            removed.push(Removed { path: p.clone(), bytes });
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_add_cache_areas() {
+        let root = Path::new("/src/proj");
+        let only = targets(root, Some(Path::new("build/ebpf")), Scope::default()).unwrap();
+        assert_eq!(only, vec![root.join("build")]);
+        let outside = targets(root, Some(Path::new("out/bpf")), Scope::default()).unwrap();
+        assert_eq!(outside, vec![root.join("build"), root.join("out/bpf")]);
+        let cache = targets(
+            root,
+            None,
+            Scope {
+                cache: true,
+                kernels: true,
+                all: false,
+            },
+        )
+        .unwrap();
+        let names: Vec<_> = cache[1..]
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["objects", "results", "kernels", "initramfs"]);
+    }
+
+    #[test]
+    fn refuses_to_wipe_a_home_or_the_project() {
+        assert!(refuse_dangerous(Path::new("/"), Path::new("/src/proj")).is_err());
+        assert!(refuse_dangerous(Path::new("/src"), Path::new("/src/proj")).is_err());
+        assert!(refuse_dangerous(Path::new("/var/cache/orca"), Path::new("/src/proj")).is_ok());
+    }
+}
