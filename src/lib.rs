@@ -13,6 +13,7 @@ pub mod nix;
 pub mod paths;
 pub mod plan;
 pub mod process;
+pub mod programs;
 pub mod report;
 pub mod run;
 pub mod spec;
