@@ -1,0 +1,189 @@
+//! JUnit XML for a matrix run: one `<testsuite>` per cell (per kernel when each kernel has one
+//! command), one `<testcase>` per test.
+//!
+//! How the outcomes map:
+//! - pass → a passing test case; skip → `<skipped>` with the suite's reason.
+//! - FAIL → `<failure type="fail">`, the verifier log (or the cell's output) as its body.
+//! - xfail → `<skipped type="xfail">` with the expectation as its message and the verifier log as
+//!   its body. Like pytest's JUnit output: the test did not pass, so it is not counted as passed,
+//!   and it did not fail the run, so it is not a failure. CI dashboards show it as skipped.
+//! - XPASS → `<failure type="xpass">`: the expectation is out of date, which fails the run.
+//! - ERROR (orca or the VM failed) → `<error>`, with the cell's output as its body.
+//! - An unavailable cell → its test suite holds one `<skipped type="unavailable">` case with the
+//!   reason, so merged reports show the kernel instead of silently missing it.
+//!
+//! Test case class names are the suite's name (`kernel 6.1`), so that JUnit files from several
+//! shards merge without clashes.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+
+use super::model::{CellResult, Outcome, Report, TestResult};
+use super::table::column_labels;
+
+/// The name of the test case standing for a cell that reported no tests of its own.
+const CELL_CASE: &str = "(cell)";
+
+/// The JUnit document for a matrix report.
+pub fn render(report: &Report) -> Result<String> {
+    let mut doc = quick_junit::Report::new(format!("orca {}", report.kind));
+    doc.set_time(Duration::from_millis(report.wall_ms));
+    for (cell, label) in report.cells.iter().zip(column_labels(report)) {
+        doc.add_test_suite(suite(cell, &format!("kernel {label}")));
+    }
+    Ok(doc.to_string()?)
+}
+
+fn suite(c: &CellResult, name: &str) -> TestSuite {
+    let mut s = TestSuite::new(name);
+    s.set_time(Duration::from_millis(c.duration_ms));
+    s.add_property(Property::new("cell", c.id.as_str()));
+    s.add_property(Property::new("command", c.command.as_str()));
+    if let Some(k) = &c.kernel {
+        s.add_property(Property::new("kernel", k.as_str()));
+    }
+    if let Some(r) = &c.release {
+        s.add_property(Property::new("release", r.as_str()));
+    }
+    s.add_property(Property::new("cached", if c.cached { "true" } else { "false" }));
+    for t in &c.tests {
+        s.add_test_case(case(t, name, c.output.as_deref()));
+    }
+    // The cell's own failure (no tests, or a suite that broke after reporting some) gets a case
+    // of its own so it cannot go unseen.
+    if c.tests.is_empty() || c.outcome == Outcome::Error {
+        let own = TestResult {
+            name: if c.tests.is_empty() && c.outcome != Outcome::Error && c.outcome != Outcome::Unavailable {
+                c.command.clone()
+            } else {
+                CELL_CASE.to_string()
+            },
+            outcome: c.outcome,
+            duration_ms: c.duration_ms,
+            message: c.message.clone(),
+            log: None,
+            expectation: None,
+        };
+        s.add_test_case(case(&own, name, c.output.as_deref()));
+    }
+    if let Some(out) = c
+        .output
+        .as_deref()
+        .filter(|_| c.outcome.is_failure() || c.outcome.is_infra())
+    {
+        s.set_system_out(out);
+    }
+    s
+}
+
+fn case(t: &TestResult, class: &str, cell_output: Option<&str>) -> TestCase {
+    let body = t.log.as_deref().or(cell_output);
+    let (mut status, ty) = match t.outcome {
+        Outcome::Pass => (TestCaseStatus::success(), None),
+        Outcome::Fail => (TestCaseStatus::non_success(NonSuccessKind::Failure), Some("fail")),
+        Outcome::UnexpectedPass => (TestCaseStatus::non_success(NonSuccessKind::Failure), Some("xpass")),
+        Outcome::Error => (TestCaseStatus::non_success(NonSuccessKind::Error), Some("error")),
+        Outcome::ExpectedFail => (TestCaseStatus::skipped(), Some("xfail")),
+        Outcome::Skip => (TestCaseStatus::skipped(), Some("skip")),
+        Outcome::Unavailable => (TestCaseStatus::skipped(), Some("unavailable")),
+    };
+    if let Some(ty) = ty {
+        status.set_type(ty);
+        let message = match (t.outcome, &t.expectation, &t.message) {
+            (Outcome::ExpectedFail, Some(e), _) => format!("expected to fail: {e}"),
+            (_, _, Some(m)) => m.clone(),
+            (o, _, None) => o.label().to_string(),
+        };
+        status.set_message(message);
+        let body = match t.outcome {
+            Outcome::ExpectedFail => t.log.as_deref(),
+            Outcome::Skip | Outcome::Unavailable | Outcome::UnexpectedPass => None,
+            _ => body,
+        };
+        if let Some(b) = body {
+            status.set_description(b);
+        }
+    }
+    let mut c = TestCase::new(t.name.as_str(), status);
+    c.set_classname(class);
+    c.set_time(Duration::from_millis(t.duration_ms));
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample;
+
+    #[test]
+    fn one_suite_per_kernel_and_one_case_per_test() {
+        let xml = render(&sample::report()).unwrap();
+        let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        let names: Vec<&str> = back.test_suites.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["kernel 5.10", "kernel 6.1", "kernel 6.12", "kernel 7.2"]);
+        let cases = |i: usize| {
+            back.test_suites[i]
+                .test_cases
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(cases(0), ["xdp_blocklist/ipv4_blocked", "cgroup_events/loop"]);
+        assert_eq!(cases(2), [CELL_CASE]);
+        assert_eq!(back.tests, 6);
+        assert_eq!(back.failures, 1);
+        assert_eq!(back.errors, 1);
+    }
+
+    #[test]
+    fn outcomes_map_to_junit_statuses() {
+        let xml = render(&sample::report()).unwrap();
+        let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        let status = |s: usize, c: usize| back.test_suites[s].test_cases[c].status.clone();
+        assert!(matches!(status(0, 0), TestCaseStatus::Success { .. }));
+        match status(0, 1) {
+            TestCaseStatus::Skipped {
+                ty,
+                message,
+                description,
+            } => {
+                assert_eq!(ty.unwrap().as_str(), "xfail");
+                assert!(message.unwrap().as_str().contains("needs kernel >= 5.17"));
+                assert!(description.unwrap().as_str().contains("unknown func bpf_loop#181"));
+            }
+            other => panic!("xfail should be skipped: {other:?}"),
+        }
+        match status(1, 1) {
+            TestCaseStatus::NonSuccess { kind, description, .. } => {
+                assert_eq!(kind, NonSuccessKind::Failure);
+                assert!(
+                    description.unwrap().as_str().contains("unknown func bpf_loop#181"),
+                    "the verifier log is the body"
+                );
+            }
+            other => panic!("a failure should fail: {other:?}"),
+        }
+        match status(2, 0) {
+            TestCaseStatus::Skipped { ty, message, .. } => {
+                assert_eq!(ty.unwrap().as_str(), "unavailable");
+                assert!(message.unwrap().as_str().contains("no source for kernel 6.12"));
+            }
+            other => panic!("an unavailable cell is skipped: {other:?}"),
+        }
+        match status(3, 0) {
+            TestCaseStatus::NonSuccess { kind, description, .. } => {
+                assert_eq!(kind, NonSuccessKind::Error);
+                assert!(description.unwrap().as_str().contains("Kernel panic"));
+            }
+            other => panic!("a crashed cell is an error: {other:?}"),
+        }
+        let cached = back.test_suites[0]
+            .properties
+            .iter()
+            .find(|p| p.name.as_str() == "cached")
+            .unwrap();
+        assert_eq!(cached.value.as_str(), "true");
+    }
+}

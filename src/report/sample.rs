@@ -1,0 +1,70 @@
+//! A small report covering every outcome, for the renderings' tests.
+
+use super::model::{CellResult, Outcome, Report, TestResult};
+
+fn test(name: &str, outcome: Outcome) -> TestResult {
+    TestResult {
+        name: name.into(),
+        outcome,
+        duration_ms: 7,
+        message: None,
+        log: None,
+        expectation: None,
+    }
+}
+
+fn cell(kernel: &str, outcome: Outcome, tests: Vec<TestResult>) -> CellResult {
+    CellResult {
+        id: format!("{kernel}/0"),
+        kernel: Some(kernel.into()),
+        release: Some(format!("{kernel}.0-1-amd64")),
+        command: "orca suite".into(),
+        outcome,
+        duration_ms: 41_200,
+        cached: false,
+        tests,
+        message: None,
+        output: None,
+    }
+}
+
+/// 5.10 passes with an expected failure (from the cache), 6.1 fails the same test, 6.12 has no
+/// source here, 7.2's guest crashed.
+pub fn report() -> Report {
+    let xfail = TestResult {
+        message: Some("loading failed".into()),
+        log: Some("0: (85) call bpf_loop#181\nunknown func bpf_loop#181".into()),
+        expectation: Some("needs kernel >= 5.17: uses bpf_loop".into()),
+        ..test("cgroup_events/loop", Outcome::ExpectedFail)
+    };
+    let fail = TestResult {
+        outcome: Outcome::Fail,
+        expectation: None,
+        ..xfail.clone()
+    };
+    let mut old = cell(
+        "5.10",
+        Outcome::Pass,
+        vec![test("xdp_blocklist/ipv4_blocked", Outcome::Pass), xfail],
+    );
+    old.cached = true;
+    let new = cell(
+        "6.1",
+        Outcome::Fail,
+        vec![test("xdp_blocklist/ipv4_blocked", Outcome::Pass), fail],
+    );
+    let mut missing = cell("6.12", Outcome::Unavailable, vec![]);
+    missing.duration_ms = 0;
+    missing.release = None;
+    missing.message = Some("no source for kernel 6.12 on this host".into());
+    let mut crashed = cell("7.2", Outcome::Error, vec![]);
+    crashed.message = Some("the guest kernel panicked".into());
+    crashed.output = Some("Kernel panic - not syncing: VFS: Unable to mount root fs".into());
+    Report {
+        kind: "matrix".into(),
+        backend: "native".into(),
+        accel: Some("tcg".into()),
+        wall_ms: 90_000,
+        cells: vec![old, new, missing, crashed],
+    }
+}
