@@ -10,3 +10,7 @@
 pub mod types;
 
 pub use types::*;
+pub mod load;
+pub mod resolve;
+
+pub use load::{Checked, check, load, load_project, load_with_project, project_files};

@@ -1,0 +1,25 @@
+# The behaviour suite on every kernel the firewall ships to: one cell per kernel.
+#
+#   orca matrix run --junit junit.xml
+schema_version = "1.0"
+
+test_matrix = [
+  { name = "5.10" image = "host" kernel_version = "5.10" }, # Debian bullseye
+  { name = "6.1"  image = "host" kernel_version = "6.1" },  # Debian bookworm
+  { name = "6.12" image = "host" kernel_version = "6.12" }, # Debian trixie
+  { name = "7.2"  image = "host" kernel_version = "7.2" },  # Debian sid
+]
+
+test {
+  parallel = true
+  timeout  = "10m"
+  vm       = "ebpf-test"
+  commands = ["orca suite"]
+
+  # cgroup_events walks its map with bpf_loop, a helper added in 5.17: its tests are expected to
+  # fail on older kernels (5.10), and reported as such rather than as failures.
+  expect "cgroup_events*" {
+    min_kernel = "5.17"
+    reason     = "uses bpf_loop, added in 5.17"
+  }
+}

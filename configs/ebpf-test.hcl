@@ -1,0 +1,22 @@
+# The VM the firewall's behaviour suite runs in: `orca suite` loads the objects from build/ebpf,
+# attaches them to veth pairs and checks what they let through.
+#
+#   orca run configs/ebpf-test.hcl --kernel 5.10 -- orca suite
+schema_version = "1.0"
+
+vm {
+  name  = "ebpf-test"
+  image = "host"
+
+  resources {
+    cpu    = 2
+    memory = "1GB"
+  }
+
+  # No NIC: the suite makes its own veth pairs, and a guest without one boots faster.
+  network = false
+
+  # veth for the test links; sch_ingress (clsact) and cls_bpf to attach tc_egress_policy on
+  # kernels that attach tc programs through a qdisc.
+  modules = ["veth", "sch_ingress", "cls_bpf"]
+}

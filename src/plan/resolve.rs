@@ -1,0 +1,372 @@
+//! Spec model → plan: defaults applied, paths made project-relative, matrix cells expanded,
+//! pipeline order computed, and every reference this host cannot resolve listed in `unresolved`.
+//!
+//! Resolution cannot fail: the spec layer has already refused everything malformed. Unknown
+//! images, kernels and VMs are not spec errors (the spec may be right and the host lacking), so
+//! they become `unresolved` entries and unavailable cells.
+
+use std::path::{Component, Path, PathBuf};
+
+use super::types::*;
+use crate::spec::graph::topo_order;
+use crate::spec::model::{MountSpec, SourceSpec, Specs};
+
+/// Default virtual CPUs of a VM.
+pub const DEFAULT_CPUS: u32 = 2;
+/// Default VM memory, MiB.
+pub const DEFAULT_MEMORY_MIB: u64 = 1024;
+/// Default deadline of one matrix cell, seconds (under KVM; scaled under TCG).
+pub const DEFAULT_CELL_TIMEOUT_SECS: u64 = 600;
+/// Default deadline of one pipeline stage, seconds.
+pub const DEFAULT_STAGE_TIMEOUT_SECS: u64 = 1800;
+/// Default object directory.
+pub const DEFAULT_OUT_DIR: &str = "build/ebpf";
+
+/// Resolves a checked model. `root` is the project root that plan paths are relative to.
+pub fn resolve(specs: &Specs, root: &Path) -> Plan {
+    let rel = |p: &Path| relative_to(root, p);
+    let mut plan = Plan {
+        files: specs.files.iter().map(|f| rel(&f.path)).collect(),
+        ..Plan::default()
+    };
+
+    plan.toolchain = specs.toolchains.first().map(|t| Toolchain {
+        clang_major: t.clang_major,
+        clang: t.clang.clone(),
+        clang_sha256: t.clang_sha256.clone(),
+        target: t.target.clone().unwrap_or_else(|| "bpf".into()),
+        cflags: t.cflags.clone().unwrap_or_else(|| vec!["-O2".into(), "-g".into()]),
+        include_dirs: t.include_dirs.iter().map(PathBuf::from).collect(),
+        out_dir: PathBuf::from(t.out_dir.as_deref().unwrap_or(DEFAULT_OUT_DIR)),
+    });
+    let out_dir = plan
+        .toolchain
+        .as_ref()
+        .map(|t| t.out_dir.clone())
+        .unwrap_or_else(|| DEFAULT_OUT_DIR.into());
+    plan.programs = specs
+        .programs
+        .iter()
+        .map(|p| Program {
+            name: p.name.value.clone(),
+            source: PathBuf::from(&p.source),
+            object: out_dir.join(format!("{}.o", p.name.value)),
+            cflags: p.cflags.clone(),
+        })
+        .collect();
+
+    plan.kernels = specs
+        .kernels
+        .iter()
+        .map(|k| Kernel {
+            version: k.version.value.clone(),
+            release: k.release.clone(),
+            nixpkgs: k.nixpkgs.clone(),
+            sources: k
+                .sources
+                .iter()
+                .map(|s| match s {
+                    SourceSpec::Debian {
+                        package,
+                        version,
+                        suite,
+                        sha256,
+                    } => KernelSource::Debian {
+                        package: package.clone(),
+                        version: version.clone(),
+                        suite: suite.clone(),
+                        sha256: sha256.clone(),
+                    },
+                    SourceSpec::Url { url, sha256 } => KernelSource::Url {
+                        url: url.clone(),
+                        sha256: sha256.clone(),
+                    },
+                    SourceSpec::File { path, sha256, dir } => KernelSource::File {
+                        path: rel(&dir.join(path)),
+                        sha256: sha256.clone(),
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+
+    plan.images = vec![Image {
+        name: "host".into(),
+        kind: ImageKind::Host,
+    }];
+    for i in &specs.images {
+        if plan.images.iter().all(|x| x.name != i.name.value) {
+            plan.images.push(Image {
+                name: i.name.value.clone(),
+                kind: ImageKind::Host,
+            });
+        }
+    }
+
+    plan.vms = specs
+        .vms
+        .iter()
+        .map(|v| {
+            let file = &specs.files[v.name.loc.file];
+            Vm {
+                name: v.name.value.clone(),
+                file: rel(&file.path),
+                image: v
+                    .image
+                    .as_ref()
+                    .map(|i| i.value.clone())
+                    .unwrap_or_else(|| "host".into()),
+                kernel: v.kernel.as_ref().map(|k| k.value.clone()),
+                cpus: v.cpus.unwrap_or(DEFAULT_CPUS),
+                memory_mib: v.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB),
+                disk_mib: v.disk_mib,
+                mounts: v
+                    .mounts
+                    .iter()
+                    .map(|m| match m {
+                        MountSpec::Share {
+                            source,
+                            destination,
+                            readonly,
+                        } => Mount::Share {
+                            source: rel(&file.dir().join(source)),
+                            destination: destination.clone(),
+                            readonly: *readonly,
+                        },
+                        MountSpec::Tmpfs { destination, size_mib } => Mount::Tmpfs {
+                            destination: destination.clone(),
+                            size_mib: *size_mib,
+                        },
+                    })
+                    .collect(),
+                provision: v.provision.clone(),
+                artifacts: v
+                    .artifacts
+                    .iter()
+                    .map(|a| Artifact {
+                        source: a.source.clone(),
+                        destination: PathBuf::from(&a.destination),
+                    })
+                    .collect(),
+                network: v.network.unwrap_or(false),
+                modules: v.modules.clone(),
+            }
+        })
+        .collect();
+
+    resolve_matrix(specs, &mut plan, &rel);
+    resolve_pipelines(specs, &mut plan, &rel);
+    collect_unresolved(&mut plan);
+    plan
+}
+
+fn resolve_matrix(specs: &Specs, plan: &mut Plan, rel: &dyn Fn(&Path) -> PathBuf) {
+    let Some(m) = specs.matrices.first() else { return };
+    let test = TestSpec {
+        parallel: m.test.parallel.unwrap_or(true),
+        timeout_secs: m.test.timeout_secs.unwrap_or(DEFAULT_CELL_TIMEOUT_SECS),
+        commands: m.test.commands.clone(),
+        vm: m.test.vm.as_ref().map(|v| v.value.clone()),
+        expectations: m
+            .test
+            .expectations
+            .iter()
+            .map(|e| Expectation {
+                test: e.test.clone(),
+                min_kernel: e.min_kernel.clone(),
+                reason: e.reason.clone(),
+            })
+            .collect(),
+    };
+    let mut cells = Vec::new();
+    for e in &m.entries {
+        let unavailable = image_problem(plan, &e.image.value).or_else(|| kernel_problem(plan, &e.kernel.value));
+        for (i, command) in test.commands.iter().enumerate() {
+            cells.push(Cell {
+                id: format!("{}/{}", e.name.value, i),
+                name: e.name.value.clone(),
+                image: e.image.value.clone(),
+                kernel: e.kernel.value.clone(),
+                command: command.clone(),
+                unavailable: unavailable.clone(),
+            });
+        }
+    }
+    plan.matrix = Some(Matrix {
+        file: rel(&specs.files[m.loc.file].path),
+        test,
+        cells,
+    });
+}
+
+fn resolve_pipelines(specs: &Specs, plan: &mut Plan, rel: &dyn Fn(&Path) -> PathBuf) {
+    for p in &specs.pipelines {
+        let stages: Vec<Stage> = p
+            .stages
+            .iter()
+            .map(|s| {
+                let vm = s.vm.as_ref().map(|v| v.value.clone());
+                // A VM stage boots its own kernel, else its VM's, else the catalog's newest.
+                let kernel = vm.as_ref().and_then(|vm| {
+                    s.kernel
+                        .as_ref()
+                        .map(|k| k.value.clone())
+                        .or_else(|| plan.vm(vm).and_then(|v| v.kernel.clone()))
+                        .or_else(|| plan.newest_kernel().map(|k| k.version.clone()))
+                });
+                Stage {
+                    name: s.name.value.clone(),
+                    vm,
+                    kernel,
+                    commands: s.commands.clone(),
+                    artifacts: s.artifacts.clone(),
+                    dependencies: s.dependencies.iter().map(|d| d.value.clone()).collect(),
+                    inputs: s.inputs.clone(),
+                    timeout_secs: s.timeout_secs.unwrap_or(DEFAULT_STAGE_TIMEOUT_SECS),
+                }
+            })
+            .collect();
+        let deps: Vec<Vec<usize>> = stages
+            .iter()
+            .map(|s| {
+                s.dependencies
+                    .iter()
+                    .filter_map(|d| stages.iter().position(|x| &x.name == d))
+                    .collect()
+            })
+            .collect();
+        // The spec layer refuses cycles, so an order always exists for a checked model.
+        let order = topo_order(&deps).unwrap_or_else(|| (0..stages.len()).collect());
+        let order = order.into_iter().map(|i| stages[i].name.clone()).collect();
+        plan.pipelines.push(Pipeline {
+            name: p.name.value.clone(),
+            file: rel(&specs.files[p.name.loc.file].path),
+            stages,
+            order,
+        });
+    }
+}
+
+/// Why an image cannot be used here, if it cannot.
+fn image_problem(plan: &Plan, image: &str) -> Option<String> {
+    if plan.images.iter().any(|i| i.name == image) {
+        return None;
+    }
+    Some(format!(
+        "image \"{image}\" is not declared; add image \"{image}\" {{ type = \"host\" }} or use image = \"host\""
+    ))
+}
+
+/// Why a kernel cannot be booted here, if it cannot.
+fn kernel_problem(plan: &Plan, version: &str) -> Option<String> {
+    match plan.kernel(version) {
+        None if plan.kernels.is_empty() => Some(format!(
+            "kernel {version} is not in the kernel catalog (no catalog loaded: add configs/kernels.hcl)"
+        )),
+        None => Some(format!(
+            "kernel {version} is not in the kernel catalog; add kernel \"{version}\" {{ ... }} to configs/kernels.hcl"
+        )),
+        Some(k) if k.sources.is_empty() => Some(format!(
+            "kernel {version} has no source in the catalog; pin one with `orca kernel pin {version} --debian PACKAGE`"
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Lists every image, kernel and VM the plan names but cannot resolve, once each.
+fn collect_unresolved(plan: &mut Plan) {
+    let mut out: Vec<Unresolved> = Vec::new();
+    let mut add = |what: String, reason: Option<String>| {
+        if let Some(reason) = reason
+            && out.iter().all(|u| u.what != what)
+        {
+            out.push(Unresolved { what, reason });
+        }
+    };
+    let vm_problem = |name: &str| {
+        (plan.vm(name).is_none()).then(|| format!("VM \"{name}\" is not declared in the specs loaded; add the spec file that declares vm {{ name = \"{name}\" }}"))
+    };
+    for v in &plan.vms {
+        add(format!("image {}", v.image), image_problem(plan, &v.image));
+        if let Some(k) = &v.kernel {
+            add(format!("kernel {k}"), kernel_problem(plan, k));
+        }
+    }
+    if let Some(m) = &plan.matrix {
+        if let Some(vm) = &m.test.vm {
+            add(format!("vm {vm}"), vm_problem(vm));
+        }
+        for c in &m.cells {
+            add(format!("image {}", c.image), image_problem(plan, &c.image));
+            add(format!("kernel {}", c.kernel), kernel_problem(plan, &c.kernel));
+        }
+    }
+    for p in &plan.pipelines {
+        for s in &p.stages {
+            let Some(vm) = &s.vm else { continue };
+            add(format!("vm {vm}"), vm_problem(vm));
+            match &s.kernel {
+                Some(k) => add(format!("kernel {k}"), kernel_problem(plan, k)),
+                None => add(
+                    format!("kernel for stage {}", s.name),
+                    Some(format!(
+                        "stage \"{}\" runs in a VM but names no kernel and the catalog has none with a source",
+                        s.name
+                    )),
+                ),
+            }
+        }
+    }
+    plan.unresolved = out;
+}
+
+/// `path` relative to `root` when below it (lexically normalised), else absolute and normalised.
+pub fn relative_to(root: &Path, path: &Path) -> PathBuf {
+    let abs = if path.is_absolute() {
+        normalise(path)
+    } else {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        normalise(&cwd.join(path))
+    };
+    match abs.strip_prefix(normalise(root)) {
+        Ok(r) if r.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(r) => r.to_path_buf(),
+        Err(_) => abs,
+    }
+}
+
+/// Removes `.` and resolves `..` without touching the file system.
+pub fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_become_project_relative() {
+        let root = Path::new("/p");
+        assert_eq!(
+            relative_to(root, Path::new("/p/configs/../ebpf/x.c")),
+            PathBuf::from("ebpf/x.c")
+        );
+        assert_eq!(relative_to(root, Path::new("/p/configs/..")), PathBuf::from("."));
+        assert_eq!(
+            relative_to(root, Path::new("/elsewhere/./a")),
+            PathBuf::from("/elsewhere/a")
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! `vm { name image kernel resources { } mounts provision artifacts network modules }`.
+
+use super::fields::{Cx, Fields};
+use crate::spec::model::{ArtifactSpec, MountSpec, VmSpec};
+use crate::spec::syntax::{Block, Expr, Kind};
+
+/// Default tmpfs size when a tmpfs mount gives none.
+pub const DEFAULT_TMPFS_MIB: u64 = 512;
+
+pub fn read(cx: &mut Cx, b: &Block) -> Option<VmSpec> {
+    cx.labels(b, 0, "vm { name = \"...\" ... }");
+    let f = Fields::body("vm", b.ident.span.clone(), &b.body);
+    f.check(cx, &["resources"], &[]);
+    let name = f
+        .require(cx, "name", "name = \"my-vm\"")
+        .and_then(|e| cx.name(e, "name"));
+    let image = f.get("image").and_then(|e| cx.name(e, "image"));
+    let kernel = f.get("kernel").and_then(|e| {
+        cx.version(e, "kernel").map(|v| super::fields::At {
+            value: v,
+            loc: cx.loc(e.span.clone()),
+        })
+    });
+    let (mut cpus, mut memory_mib, mut disk_mib) = (None, None, None);
+    if let Some(r) = f.blocks("resources").first() {
+        cx.labels(r, 0, "resources { cpu = 2  memory = \"1GB\" }");
+        let rf = Fields::body("resources", r.ident.span.clone(), &r.body);
+        rf.check(cx, &[], &[]);
+        if let Some(e) = rf.get("cpu") {
+            cpus = cx.int(e, "cpu").and_then(|n| match u32::try_from(n) {
+                Ok(n) if (1..=256).contains(&n) => Some(n),
+                _ => {
+                    cx.error(
+                        e.span.clone(),
+                        format!("`cpu` must be between 1 and 256, found {n}"),
+                        "give the number of virtual CPUs, e.g. cpu = 2",
+                    );
+                    None
+                }
+            });
+        }
+        memory_mib = rf.get("memory").and_then(|e| cx.size(e, "memory"));
+        disk_mib = rf.get("disk").and_then(|e| cx.size(e, "disk"));
+    }
+    let mounts = f.get("mounts").map(|e| read_mounts(cx, e)).unwrap_or_default();
+    let provision = f
+        .get("provision")
+        .and_then(|e| cx.strings(e, "provision"))
+        .unwrap_or_default();
+    let artifacts = f.get("artifacts").map(|e| read_artifacts(cx, e)).unwrap_or_default();
+    let network = f.get("network").and_then(|e| cx.bool(e, "network"));
+    let modules = f
+        .get("modules")
+        .and_then(|e| cx.strings(e, "modules"))
+        .unwrap_or_default();
+    for (i, m) in modules.iter().enumerate() {
+        if m.is_empty() || !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            let span = f.get("modules").map(|e| element_span(e, i)).unwrap_or_default();
+            cx.error(
+                span,
+                format!("\"{m}\" is not a kernel module name"),
+                "write the module's name as modprobe takes it, e.g. \"veth\"",
+            );
+        }
+    }
+    Some(VmSpec {
+        name: name?,
+        image,
+        kernel,
+        cpus,
+        memory_mib,
+        disk_mib,
+        mounts,
+        provision,
+        artifacts,
+        network,
+        modules,
+    })
+}
+
+/// The span of a list's i-th element, or the list's own.
+fn element_span(e: &Expr, i: usize) -> std::ops::Range<usize> {
+    match &e.kind {
+        Kind::Array(items) => items.get(i).map(|x| x.span.clone()).unwrap_or(e.span.clone()),
+        _ => e.span.clone(),
+    }
+}
+
+fn read_mounts(cx: &mut Cx, e: &Expr) -> Vec<MountSpec> {
+    let mut out = Vec::new();
+    let mut destinations: Vec<(String, usize)> = Vec::new();
+    for item in cx.list(e, "mounts").unwrap_or_default() {
+        let Kind::Object(attrs) = &item.kind else {
+            let msg = format!("each mount must be an object, found {}", item.kind.type_name());
+            cx.error(item.span.clone(), msg, "write { source = \"..\" destination = \"/src\" } or { type = \"tmpfs\" destination = \"/tmp/x\" size = \"1GB\" }");
+            continue;
+        };
+        let f = Fields::object("mount", item.span.clone(), attrs);
+        f.check(cx, &[], &[]);
+        let kind = match f.get("type") {
+            None => Some("share".to_string()),
+            Some(t) => cx.string(t, "type").and_then(|s| match s.as_str() {
+                "share" | "9p" | "tmpfs" => Some(s),
+                other => {
+                    let hint = match crate::spec::diag::did_you_mean(other, ["share", "tmpfs"]) {
+                        Some(s) => format!("did you mean \"{s}\"?"),
+                        None => {
+                            "a mount is a host folder (type = \"share\", the default) or a tmpfs (type = \"tmpfs\")"
+                                .into()
+                        }
+                    };
+                    cx.error(t.span.clone(), format!("unknown mount type \"{other}\""), hint);
+                    None
+                }
+            }),
+        };
+        let dest_expr = f.require(cx, "destination", "destination = \"/path/in/guest\"");
+        let destination = dest_expr.and_then(|d| cx.guest_path(d, "destination"));
+        if let (Some(d), Some(de)) = (&destination, dest_expr) {
+            if let Some((_, line)) = destinations.iter().find(|(x, _)| x == d) {
+                let msg = format!("two mounts share the destination \"{d}\" (first at line {line})");
+                cx.error(de.span.clone(), msg, "give each mount its own destination");
+            }
+            destinations.push((d.clone(), cx.line_of(&de.span)));
+        }
+        match kind.as_deref() {
+            Some("tmpfs") => {
+                if let Some(s) = f.get("source") {
+                    cx.error(
+                        s.span.clone(),
+                        "a tmpfs mount has no `source`",
+                        "remove `source`, or drop `type = \"tmpfs\"` to share a host folder",
+                    );
+                }
+                if let Some(r) = f.get("readonly") {
+                    cx.error(
+                        r.span.clone(),
+                        "a tmpfs mount is always writable; `readonly` does not apply",
+                        "remove `readonly`",
+                    );
+                }
+                let size_mib = f
+                    .get("size")
+                    .map(|s| cx.size(s, "size"))
+                    .unwrap_or(Some(DEFAULT_TMPFS_MIB));
+                if let (Some(destination), Some(size_mib)) = (destination, size_mib) {
+                    out.push(MountSpec::Tmpfs { destination, size_mib });
+                }
+            }
+            Some(_) => {
+                if let Some(s) = f.get("size") {
+                    cx.error(
+                        s.span.clone(),
+                        "only a tmpfs mount has a `size`",
+                        "remove `size`, or add `type = \"tmpfs\"`",
+                    );
+                }
+                let source = f.require(
+                    cx,
+                    "source",
+                    "source = \"..\" (a host folder, relative to this file's folder)",
+                );
+                let source = source.and_then(|s| cx.name(s, "source")).map(|s| s.value);
+                let readonly = f.get("readonly").map(|r| cx.bool(r, "readonly")).unwrap_or(Some(true));
+                if let (Some(source), Some(destination), Some(readonly)) = (source, destination, readonly) {
+                    out.push(MountSpec::Share {
+                        source,
+                        destination,
+                        readonly,
+                    });
+                }
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+fn read_artifacts(cx: &mut Cx, e: &Expr) -> Vec<ArtifactSpec> {
+    let mut out = Vec::new();
+    for item in cx.list(e, "artifacts").unwrap_or_default() {
+        let Kind::Object(attrs) = &item.kind else {
+            let msg = format!("each artifact must be an object, found {}", item.kind.type_name());
+            cx.error(
+                item.span.clone(),
+                msg,
+                "write { source = \"/guest/path\" destination = \"host/path\" }",
+            );
+            continue;
+        };
+        let f = Fields::object("artifact", item.span.clone(), attrs);
+        f.check(cx, &[], &[]);
+        let source = f
+            .require(cx, "source", "source = \"/path/in/guest\"")
+            .and_then(|s| cx.guest_path(s, "source"));
+        let destination = f
+            .require(cx, "destination", "destination = \"build/out\" (project-relative)")
+            .and_then(|d| {
+                let s = cx.name(d, "destination")?.value;
+                if s.split('/').any(|c| c == "..") {
+                    cx.error(
+                        d.span.clone(),
+                        format!("artifact destination \"{s}\" leaves the project"),
+                        "write a path inside the project, e.g. \"build/out\"",
+                    );
+                    return None;
+                }
+                Some(s)
+            });
+        if let (Some(source), Some(destination)) = (source, destination) {
+            out.push(ArtifactSpec { source, destination });
+        }
+    }
+    out
+}

@@ -1,0 +1,821 @@
+//! A recursive-descent reader for the HCL that specs use: attributes, blocks with labels, strings
+//! (with `${...}` references and heredocs), numbers, booleans, null, lists and objects.
+//!
+//! It is more tolerant than strict HCL in one way the spec grammar needs: items of a block or an
+//! object may share a line without a comma (`{ source = "." destination = "/src" }`). It is
+//! stricter in another: specs hold values, not programs, so operators, function calls and `for`
+//! expressions are refused with a located message.
+//!
+//! Nesting is capped at [`MAX_DEPTH`], so no input can exhaust the stack, and every step consumes
+//! input, so parsing is linear in the file's size.
+
+use super::ast::*;
+use crate::spec::diag::Span;
+
+/// The deepest nesting of blocks, lists and objects accepted. Real specs use four or five levels.
+pub const MAX_DEPTH: usize = 64;
+
+/// A syntax error: what was found where, and how to fix it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntaxError {
+    pub span: Span,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+type Result<T> = std::result::Result<T, SyntaxError>;
+
+/// Parses a whole file.
+pub fn parse(text: &str) -> Result<Body> {
+    let mut p = Parser {
+        text,
+        b: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
+    p.body(None)
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    pos: usize,
+    depth: usize,
+}
+
+fn err<T>(span: Span, message: impl Into<String>, hint: Option<&str>) -> Result<T> {
+    Err(SyntaxError {
+        span,
+        message: message.into(),
+        hint: hint.map(str::to_string),
+    })
+}
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, n: usize) -> Option<u8> {
+        self.b.get(self.pos + n).copied()
+    }
+
+    /// The character at the cursor, for messages.
+    fn found(&self) -> String {
+        match self.text[self.pos..].chars().next() {
+            None => "the end of the file".into(),
+            Some('\n') => "the end of the line".into(),
+            Some(c) if c.is_control() => format!("the control character {:?}", c),
+            Some(c) => format!("`{c}`"),
+        }
+    }
+
+    fn here(&self) -> Span {
+        let len = self.text[self.pos..].chars().next().map(char::len_utf8).unwrap_or(0);
+        self.pos..self.pos + len
+    }
+
+    /// Skips spaces and comments, stopping at a newline. Returns an error for an unclosed `/*`.
+    fn skip_inline(&mut self) -> Result<()> {
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t' | b'\r') => self.pos += 1,
+                Some(b'#') => self.skip_line_comment(),
+                Some(b'/') if self.peek_at(1) == Some(b'/') => self.skip_line_comment(),
+                Some(b'/') if self.peek_at(1) == Some(b'*') => {
+                    let start = self.pos;
+                    match self.text[self.pos + 2..].find("*/") {
+                        Some(i) => self.pos += 2 + i + 2,
+                        None => return err(start..start + 2, "unclosed comment", Some("close it with `*/`")),
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn skip_line_comment(&mut self) {
+        match self.text[self.pos..].find('\n') {
+            Some(i) => self.pos += i,
+            None => self.pos = self.b.len(),
+        }
+    }
+
+    /// Skips spaces, comments and newlines.
+    fn skip_all(&mut self) -> Result<()> {
+        loop {
+            self.skip_inline()?;
+            if self.peek() == Some(b'\n') {
+                self.pos += 1;
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    fn enter(&mut self, at: Span) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return err(
+                at,
+                format!("nesting is deeper than {MAX_DEPTH} levels"),
+                Some("specs need only a few levels of blocks, lists and objects; is this file generated or corrupted?"),
+            );
+        }
+        Ok(())
+    }
+
+    /// A body: items until `}` (inside a block, opened at `open`) or the end of the file.
+    fn body(&mut self, open: Option<Span>) -> Result<Body> {
+        let mut body = Body::default();
+        loop {
+            self.skip_all()?;
+            match self.peek() {
+                None => {
+                    return match open {
+                        Some(o) => err(o, "this block is never closed", Some("add the closing `}`")),
+                        None => Ok(body),
+                    };
+                }
+                Some(b'}') if open.is_some() => {
+                    self.pos += 1;
+                    return Ok(body);
+                }
+                Some(b'}') => {
+                    return err(
+                        self.here(),
+                        "unexpected `}`: no block is open here",
+                        Some("remove it, or check the braces above"),
+                    );
+                }
+                // Commas between items are tolerated, as they are in objects.
+                Some(b',') => self.pos += 1,
+                Some(c) if is_ident_start(c) => body.items.push(self.item()?),
+                Some(b'"') => {
+                    return err(
+                        self.here(),
+                        "a key in a block is written without quotes",
+                        Some("write `key = value`"),
+                    );
+                }
+                Some(_) => {
+                    return err(
+                        self.here(),
+                        format!("expected a key or a block name, found {}", self.found()),
+                        Some("a spec is made of `key = value` lines and `name { ... }` blocks"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn word(&mut self) -> Word {
+        let start = self.pos;
+        while self.peek().is_some_and(is_ident) {
+            self.pos += 1;
+        }
+        Word {
+            text: self.text[start..self.pos].to_string(),
+            span: start..self.pos,
+        }
+    }
+
+    /// An attribute or a block, starting at an identifier.
+    fn item(&mut self) -> Result<Item> {
+        let ident = self.word();
+        self.skip_inline()?;
+        match self.peek() {
+            Some(b'=') if self.peek_at(1) != Some(b'=') => {
+                self.pos += 1;
+                self.skip_inline()?;
+                let value = self.value()?;
+                self.after_value()?;
+                return Ok(Item::Attr(Attr { key: ident, value }));
+            }
+            Some(b':') => {
+                return err(
+                    self.here(),
+                    format!("expected `=` after `{}`", ident.text),
+                    Some("write `key = value`"),
+                );
+            }
+            _ => {}
+        }
+        let mut labels = Vec::new();
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    let start = self.pos;
+                    let parts = self.quoted()?;
+                    let span = start..self.pos;
+                    let text = match parts.as_slice() {
+                        [] => String::new(),
+                        [Part::Lit(s)] => s.clone(),
+                        _ => {
+                            return err(
+                                span,
+                                "a block label cannot contain `${...}`",
+                                Some("write the label literally"),
+                            );
+                        }
+                    };
+                    labels.push(Word { text, span });
+                }
+                Some(c) if is_ident_start(c) => labels.push(self.word()),
+                _ => break,
+            }
+            self.skip_inline()?;
+        }
+        if self.peek() != Some(b'{') {
+            let hint = if labels.is_empty() {
+                format!(
+                    "write `{} = value` for a setting, or `{} {{ ... }}` for a block",
+                    ident.text, ident.text
+                )
+            } else {
+                "a block's labels are followed by `{`".to_string()
+            };
+            return err(
+                self.here(),
+                format!("expected `=` or `{{` after `{}`, found {}", ident.text, self.found()),
+                Some(&hint),
+            );
+        }
+        let open = self.here();
+        self.enter(open.clone())?;
+        self.pos += 1;
+        let body = self.body(Some(open))?;
+        self.depth -= 1;
+        let span = ident.span.start..self.pos;
+        Ok(Item::Block(Block {
+            ident,
+            labels,
+            body,
+            span,
+        }))
+    }
+
+    /// Refuses operators after a value: specs hold literal values only.
+    fn after_value(&mut self) -> Result<()> {
+        self.skip_inline()?;
+        match self.peek() {
+            Some(b'+' | b'-' | b'*' | b'/' | b'%' | b'<' | b'>' | b'!' | b'?' | b'&' | b'|' | b'.' | b'(' | b'=') => {
+                err(
+                    self.here(),
+                    format!("unexpected {} after a value", self.found()),
+                    Some("specs hold plain values: operators, conditionals and function calls are not supported"),
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn value(&mut self) -> Result<Expr> {
+        let start = self.pos;
+        let kind = match self.peek() {
+            Some(b'"') => Kind::Str(self.quoted()?),
+            Some(b'<') if self.peek_at(1) == Some(b'<') => Kind::Str(self.heredoc()?),
+            Some(b'0'..=b'9') => self.number(),
+            Some(b'-') if self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) => self.number(),
+            Some(b'[') => self.array()?,
+            Some(b'{') => self.object()?,
+            Some(c) if is_ident_start(c) => {
+                let first = self.word();
+                match first.text.as_str() {
+                    "true" => Kind::Bool(true),
+                    "false" => Kind::Bool(false),
+                    "null" => Kind::Null,
+                    "for" if matches!(self.peek(), Some(b' ' | b'\t')) => {
+                        return err(
+                            first.span,
+                            "`for` expressions are not supported in specs",
+                            Some("write the values out"),
+                        );
+                    }
+                    _ => {
+                        let mut path = vec![first];
+                        while self.peek() == Some(b'.') && self.peek_at(1).is_some_and(is_ident_start) {
+                            self.pos += 1;
+                            path.push(self.word());
+                        }
+                        if self.peek() == Some(b'(') {
+                            return err(
+                                start..self.pos,
+                                "function calls are not supported in specs",
+                                Some("write the value literally"),
+                            );
+                        }
+                        Kind::Ref(path)
+                    }
+                }
+            }
+            Some(b'\n') | None => {
+                return err(
+                    self.here(),
+                    "expected a value after `=`",
+                    Some("write a string, number, true/false, list or object"),
+                );
+            }
+            Some(_) => {
+                return err(
+                    self.here(),
+                    format!("expected a value, found {}", self.found()),
+                    Some("write a string in double quotes, a number, true/false, a list [..] or an object { .. }"),
+                );
+            }
+        };
+        Ok(Expr {
+            kind,
+            span: start..self.pos,
+        })
+    }
+
+    fn number(&mut self) -> Kind {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        if self.peek() == Some(b'.') && self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.pos += 1;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            let save = self.pos;
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    self.pos += 1;
+                }
+            } else {
+                self.pos = save;
+            }
+        }
+        // A unit glued to a number (`2GB`) is a size or duration written without quotes.
+        Kind::Num(self.text[start..self.pos].to_string())
+    }
+
+    fn array(&mut self) -> Result<Kind> {
+        let open = self.here();
+        self.enter(open.clone())?;
+        self.pos += 1;
+        let mut items = Vec::new();
+        loop {
+            self.skip_all()?;
+            match self.peek() {
+                Some(b']') => break,
+                None => return err(open, "this list is never closed", Some("add the closing `]`")),
+                _ => {}
+            }
+            items.push(self.value()?);
+            self.after_value()?;
+            self.skip_all()?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => break,
+                None => return err(open, "this list is never closed", Some("add the closing `]`")),
+                _ => {
+                    return err(
+                        self.here(),
+                        format!("expected `,` or `]` after a list element, found {}", self.found()),
+                        Some("separate list elements with commas"),
+                    );
+                }
+            }
+        }
+        self.pos += 1;
+        self.depth -= 1;
+        Ok(Kind::Array(items))
+    }
+
+    fn object(&mut self) -> Result<Kind> {
+        let open = self.here();
+        self.enter(open.clone())?;
+        self.pos += 1;
+        let mut items = Vec::new();
+        loop {
+            self.skip_all()?;
+            let key = match self.peek() {
+                Some(b'}') => break,
+                Some(b',') => {
+                    self.pos += 1;
+                    continue;
+                }
+                None => return err(open, "this object is never closed", Some("add the closing `}`")),
+                Some(c) if is_ident_start(c) => self.word(),
+                Some(b'"') => {
+                    let start = self.pos;
+                    let parts = self.quoted()?;
+                    match parts.as_slice() {
+                        [] => Word {
+                            text: String::new(),
+                            span: start..self.pos,
+                        },
+                        [Part::Lit(s)] => Word {
+                            text: s.clone(),
+                            span: start..self.pos,
+                        },
+                        _ => {
+                            return err(
+                                start..self.pos,
+                                "an object key cannot contain `${...}`",
+                                Some("write the key literally"),
+                            );
+                        }
+                    }
+                }
+                Some(_) => {
+                    return err(
+                        self.here(),
+                        format!("expected a key or `}}` in an object, found {}", self.found()),
+                        Some("an object is written `{ key = value  other = value }`"),
+                    );
+                }
+            };
+            self.skip_inline()?;
+            match self.peek() {
+                Some(b'=' | b':') if self.peek_at(1) != Some(b'=') => self.pos += 1,
+                _ => {
+                    return err(
+                        self.here(),
+                        format!("expected `=` after `{}`, found {}", key.text, self.found()),
+                        Some("an object is written `{ key = value  other = value }`"),
+                    );
+                }
+            }
+            self.skip_inline()?;
+            let value = self.value()?;
+            self.after_value()?;
+            items.push(Attr { key, value });
+        }
+        self.pos += 1;
+        self.depth -= 1;
+        Ok(Kind::Object(items))
+    }
+
+    /// A double-quoted string, starting at the quote.
+    fn quoted(&mut self) -> Result<Vec<Part>> {
+        let open = self.pos..self.pos + 1;
+        self.pos += 1;
+        let mut t = Template::default();
+        loop {
+            let Some(c) = self.peek() else {
+                return err(
+                    open,
+                    "this string is never closed",
+                    Some("close it with `\"` on the same line"),
+                );
+            };
+            match c {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(t.finish());
+                }
+                b'\n' => {
+                    return err(
+                        open,
+                        "this string is never closed",
+                        Some("close it with `\"` on the same line, or use a heredoc (<<EOF) for several lines"),
+                    );
+                }
+                b'\\' => {
+                    let at = self.pos;
+                    let ch = match self.peek_at(1) {
+                        Some(b'n') => '\n',
+                        Some(b't') => '\t',
+                        Some(b'r') => '\r',
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(q @ (b'u' | b'U')) => {
+                            let n = if q == b'u' { 4 } else { 8 };
+                            let hex = self.text.get(at + 2..at + 2 + n).unwrap_or("");
+                            let ch = u32::from_str_radix(hex, 16)
+                                .ok()
+                                .filter(|_| hex.len() == n)
+                                .and_then(char::from_u32);
+                            match ch {
+                                Some(ch) => {
+                                    self.pos += n;
+                                    ch
+                                }
+                                None => {
+                                    return err(
+                                        at..at + 2,
+                                        "invalid unicode escape",
+                                        Some("write \\uXXXX with four hex digits"),
+                                    );
+                                }
+                            }
+                        }
+                        _ => {
+                            let end = (at + 2).min(self.b.len());
+                            let shown = self.text.get(at..end).unwrap_or("\\");
+                            return err(
+                                at..end,
+                                format!("unknown escape `{shown}` in a string"),
+                                Some("the escapes are \\n \\t \\r \\\" \\\\ and \\uXXXX; write \\\\ for a backslash"),
+                            );
+                        }
+                    };
+                    self.pos += 2;
+                    t.lit.push(ch);
+                }
+                b'$' | b'%' => self.template_char(&mut t)?,
+                _ => {
+                    let ch = self.text[self.pos..].chars().next().unwrap_or('\0');
+                    t.lit.push(ch);
+                    self.pos += ch.len_utf8();
+                }
+            }
+        }
+    }
+
+    /// Handles `$` and `%` in strings: `${ref}`, the escapes `$${` and `%%{`, and refuses `%{`.
+    fn template_char(&mut self, t: &mut Template) -> Result<()> {
+        let c = self.b[self.pos];
+        let rest = &self.b[self.pos..];
+        if rest.starts_with(b"$${") || rest.starts_with(b"%%{") {
+            t.lit.push(c as char);
+            t.lit.push('{');
+            self.pos += 3;
+        } else if rest.starts_with(b"%{") {
+            return err(
+                self.pos..self.pos + 2,
+                "template directives (`%{ ... }`) are not supported in specs",
+                Some("write `%%{` for a literal `%{`"),
+            );
+        } else if rest.starts_with(b"${") {
+            let start = self.pos;
+            self.pos += 2;
+            while matches!(self.peek(), Some(b' ' | b'\t')) {
+                self.pos += 1;
+            }
+            let mut path = Vec::new();
+            while self.peek().is_some_and(is_ident_start) {
+                path.push(self.word());
+                if self.peek() == Some(b'.') {
+                    self.pos += 1;
+                } else {
+                    break;
+                }
+            }
+            while matches!(self.peek(), Some(b' ' | b'\t')) {
+                self.pos += 1;
+            }
+            if path.is_empty() || self.peek() != Some(b'}') {
+                let end = self.pos.max(start + 2);
+                return err(
+                    start..end,
+                    "only a variable can be interpolated here",
+                    Some(
+                        "write `${var.NAME}` (declared with `variable \"NAME\" { default = ... }`) or `${env.NAME}`; `$${` is a literal `${`",
+                    ),
+                );
+            }
+            self.pos += 1;
+            t.push_ref(path, start..self.pos);
+        } else {
+            t.lit.push(c as char);
+            self.pos += 1;
+        }
+        Ok(())
+    }
+
+    /// `<<EOF` or `<<-EOF` (indented: the common leading whitespace is removed) up to a line holding
+    /// only `EOF`. `${...}` references work as in quoted strings; backslashes are literal.
+    fn heredoc(&mut self) -> Result<Vec<Part>> {
+        let open = self.pos..self.pos + 2;
+        self.pos += 2;
+        let indent = self.peek() == Some(b'-');
+        if indent {
+            self.pos += 1;
+        }
+        if !self.peek().is_some_and(is_ident_start) {
+            return err(
+                open,
+                "expected a heredoc marker such as `<<EOF`",
+                Some("write <<EOF, the lines, then EOF on a line of its own"),
+            );
+        }
+        let marker = self.word().text;
+        self.skip_inline()?;
+        if self.peek() != Some(b'\n') {
+            return err(
+                self.here(),
+                "a heredoc's text starts on the line after its marker",
+                Some("put a newline after the marker"),
+            );
+        }
+        self.pos += 1;
+        let body_start = self.pos;
+        // Find the closing marker line first, so the content's extent is known.
+        let mut line_start = body_start;
+        let body_end = loop {
+            if line_start >= self.b.len() {
+                return err(
+                    open,
+                    format!("this heredoc is never closed by a line holding `{marker}`"),
+                    Some("add the closing marker on its own line"),
+                );
+            }
+            let line_end = self.text[line_start..]
+                .find('\n')
+                .map(|i| line_start + i)
+                .unwrap_or(self.b.len());
+            if self.text[line_start..line_end].trim() == marker {
+                break line_start;
+            }
+            line_start = line_end + 1;
+        };
+        let content = &self.text[body_start..body_end];
+        let strip = if indent {
+            content
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+                .min()
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let mut t = Template::default();
+        self.pos = body_start;
+        let mut at_line_start = true;
+        while self.pos < body_end {
+            if at_line_start {
+                let mut n = 0;
+                while n < strip && matches!(self.peek(), Some(b' ' | b'\t')) {
+                    self.pos += 1;
+                    n += 1;
+                }
+                at_line_start = false;
+                continue;
+            }
+            match self.b[self.pos] {
+                b'$' | b'%' => self.template_char(&mut t)?,
+                _ => {
+                    let ch = self.text[self.pos..].chars().next().unwrap_or('\0');
+                    t.lit.push(ch);
+                    self.pos += ch.len_utf8();
+                    at_line_start = ch == '\n';
+                }
+            }
+        }
+        if self.pos > body_end {
+            return err(open, "a `${...}` reference runs past the end of the heredoc", None);
+        }
+        // Skip the closing marker line (not its newline: that ends the attribute).
+        self.pos = self.text[body_end..]
+            .find('\n')
+            .map(|i| body_end + i)
+            .unwrap_or(self.b.len());
+        Ok(t.finish())
+    }
+}
+
+#[derive(Default)]
+struct Template {
+    parts: Vec<Part>,
+    lit: String,
+}
+
+impl Template {
+    fn push_ref(&mut self, path: Vec<Word>, span: Span) {
+        if !self.lit.is_empty() {
+            self.parts.push(Part::Lit(std::mem::take(&mut self.lit)));
+        }
+        self.parts.push(Part::Ref { path, span });
+    }
+
+    fn finish(mut self) -> Vec<Part> {
+        if !self.lit.is_empty() || self.parts.is_empty() {
+            self.parts.push(Part::Lit(self.lit));
+        }
+        self.parts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(body: &Body, i: usize) -> &Attr {
+        match &body.items[i] {
+            Item::Attr(a) => a,
+            other => panic!("not an attribute: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_attributes_blocks_and_values() {
+        let src = "schema_version = \"1.0\"\nvm {\n  name = \"a\" # comment\n  resources { cpu = 2 memory = \"1GB\" }\n  mounts = [ { source = \"..\" destination = \"/x\" readonly = false }, ]\n}\n";
+        let body = parse(src).unwrap();
+        assert_eq!(body.items.len(), 2);
+        assert_eq!(attr(&body, 0).value.kind, Kind::Str(vec![Part::Lit("1.0".into())]));
+        let Item::Block(vm) = &body.items[1] else { panic!() };
+        assert_eq!(vm.ident.text, "vm");
+        let Item::Block(res) = &vm.body.items[1] else { panic!() };
+        assert_eq!(res.body.items.len(), 2, "two attributes on one line");
+        let Kind::Array(mounts) = &attr(&vm.body, 2).value.kind else {
+            panic!()
+        };
+        let Kind::Object(fields) = &mounts[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            fields.iter().map(|f| f.key.text.as_str()).collect::<Vec<_>>(),
+            ["source", "destination", "readonly"]
+        );
+        assert_eq!(fields[2].value.kind, Kind::Bool(false));
+        assert_eq!(&src[fields[1].key.span.clone()], "destination");
+    }
+
+    #[test]
+    fn reads_labels_interpolation_and_escapes() {
+        let body = parse("kernel \"6.1\" { release = \"a${var.x}b\\n\\u00e9$${y}\" }").unwrap();
+        let Item::Block(k) = &body.items[0] else { panic!() };
+        assert_eq!(k.labels[0].text, "6.1");
+        let Kind::Str(parts) = &attr(&k.body, 0).value.kind else {
+            panic!()
+        };
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0], Part::Lit("a".into()));
+        let Part::Ref { path, .. } = &parts[1] else { panic!() };
+        assert_eq!(path.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["var", "x"]);
+        assert_eq!(parts[2], Part::Lit("b\né${y}".into()));
+    }
+
+    #[test]
+    fn reads_heredocs() {
+        let body = parse("p = <<-EOF\n    make\n      ${var.x} go\n    EOF\nq = 1\n").unwrap();
+        let Kind::Str(parts) = &attr(&body, 0).value.kind else {
+            panic!()
+        };
+        assert_eq!(parts[0], Part::Lit("make\n  ".into()));
+        assert_eq!(parts[2], Part::Lit(" go\n".into()));
+        assert_eq!(attr(&body, 1).value.kind, Kind::Num("1".into()));
+    }
+
+    #[test]
+    fn locates_syntax_errors() {
+        let e = |src: &str| parse(src).unwrap_err();
+        assert_eq!(e("a = [\"x\" \"y\"]").span.start, 9);
+        assert_eq!(e("a = \"open\nb = 1").span.start, 4);
+        assert_eq!(e("vm {\n  a = 1\n").span.start, 3);
+        assert_eq!(e("a = 1 + 2").span.start, 6);
+        assert_eq!(e("a = max(1, 2)").span.start, 4);
+        assert_eq!(e("a = \"${1 + 2}\"").span.start, 5);
+        assert_eq!(e("\u{0}").span.start, 0);
+        assert_eq!(e("}").span.start, 0);
+        assert_eq!(e("a \"x\" = 1").span.start, 6);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let src = format!("a = {}", "[".repeat(10_000));
+        let e = parse(&src).unwrap_err();
+        assert_eq!(e.span.start, 4 + MAX_DEPTH);
+        assert!(e.message.contains("nesting"));
+        let blocks = "b {\n".repeat(100);
+        assert!(parse(&blocks).unwrap_err().message.contains("nesting"));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A cheap deterministic fuzz: every prefix of a tricky input, and scrambled variants.
+        let src = "a = { b = [\"${var.x}\", <<-E\n  y\n  E\n, -1.5e3] c = \"\\u00\" }\nblk \"l\" { d = true }/* x */";
+        for end in 0..=src.len() {
+            if src.is_char_boundary(end) {
+                let _ = parse(&src[..end]);
+            }
+        }
+        let mut seed = 7u64;
+        for _ in 0..2000 {
+            let mut s: Vec<u8> = src.bytes().collect();
+            for _ in 0..4 {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let i = (seed >> 33) as usize % s.len();
+                let alphabet = b"{}[]\"$%=,\n<-#/*\\ ax1";
+                s[i] = alphabet[(seed >> 20) as usize % alphabet.len()];
+            }
+            if let Ok(t) = String::from_utf8(s) {
+                let _ = parse(&t);
+            }
+        }
+    }
+}
