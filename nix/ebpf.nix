@@ -1,0 +1,48 @@
+# packages.ebpf: every program in programs.json, compiled with the pinned clang-unwrapped and the
+# flags of toolchain.json. Unwrapped clang and stdenvNoCC: no cc-wrapper, so none of its hardening
+# flags (-fzero-call-used-regs, -fstack-protector-strong), which break BPF, reach clang.
+{ pkgs, lib, orcaLib, data, src, llvm }:
+let
+  clang = llvm.clang-unwrapped;
+  # Instead of the host's /usr/include (Debian's linux-libc-dev and libbpf-dev).
+  systemIncludes = [ "${pkgs.libbpf}/include" "${pkgs.linuxHeaders}/include" ];
+  prefixMaps = {
+    "${pkgs.libbpf}" = "/libbpf";
+    "${pkgs.linuxHeaders}" = "/linux-headers";
+  };
+  compile = program: orcaLib.clangCommand {
+    clang = "${clang}/bin/clang";
+    # The build directory and clang's resource dir are only known to the builder.
+    extra = [ "-ffile-prefix-map=$PWD=." "-ffile-prefix-map=$resource=/clang" ];
+    toolchain = data.toolchain;
+    inherit program systemIncludes prefixMaps;
+  };
+in
+pkgs.stdenvNoCC.mkDerivation {
+  pname = "orca-ebpf";
+  version = "0";
+  inherit src;
+  dontConfigure = true;
+  # No cc-wrapper is involved; kept so that a switch to a wrapped clang cannot bring back the
+  # hardening flags that break BPF.
+  hardeningDisable = [ "all" ];
+  buildPhase = ''
+    runHook preBuild
+    resource=$(${clang}/bin/clang -print-resource-dir)
+    ${lib.concatMapStringsSep "\n" (p: "echo 'clang ${p.name}'; ${compile p}") data.programs}
+    runHook postBuild
+  '';
+  installPhase = ''
+    runHook preInstall
+    mkdir -p $out
+    ${lib.concatMapStringsSep "\n" (p: "install -m 0644 ${baseNameOf p.object} $out/") data.programs}
+    runHook postInstall
+  '';
+  # BTF and the debug info the loader needs live in the sections strip would remove.
+  dontStrip = true;
+  dontPatchELF = true;
+  # The objects must not mention the store: the prefix maps above rewrite every include path.
+  allowedReferences = [ ];
+  passthru = { inherit clang; programs = map (p: p.name) data.programs; };
+  meta.description = "orca's eBPF objects, built with the pinned clang";
+}

@@ -1,0 +1,35 @@
+{ lib }:
+let
+  m = import ../lib/matrix.nix { inherit lib; };
+  exp = test: min: { inherit test; min_kernel = min; reason = "uses bpf_loop"; };
+  expectations = [ (exp "cgroup_events/*" "5.17") (exp "tc_*" "6.6") ];
+  cell = kernel: command: { id = "k${kernel}/0"; check = "matrix-k${m.versionAttr kernel}-0"; inherit kernel command; timeout_secs = 600; };
+  matrix = { inherit expectations; cells = [ (cell "5.10" "orca suite --json") (cell "6.12" "uname -r") ]; };
+  resolveKernel = v: if v == "5.10" then { available = true; attr = "linuxPackages_5_10"; kernelPackages = "kp"; }
+    else { available = false; reason = "no attribute"; };
+in
+{
+  versionAttrDotsBecomeUnderscores = { expr = m.versionAttr "6.12"; expected = "6_12"; };
+  expectationsApplyBelowMinKernel = { expr = map (e: e.test) (m.expectationsFor "5.10" expectations); expected = [ "cgroup_events/*" "tc_*" ]; };
+  expectationsStopAtMinKernel = { expr = m.expectationsFor "5.17" [ (exp "x" "5.17") ]; expected = [ ]; };
+  expectationsCompareNumerically = { expr = map (e: e.test) (m.expectationsFor "6.1" expectations); expected = [ "tc_*" ]; };
+  expectationsNoneOnNewKernels = { expr = m.expectationsFor "6.12" expectations; expected = [ ]; };
+  suiteCommandsAreRecognised = { expr = map m.isSuite [ "orca suite" "orca suite --json" "orca build" "uname -r" ]; expected = [ true true false false ]; };
+  suiteCellsRunTheSuiteOnTheFlakeObjects = { expr = m.runFor { command = "orca suite --test 'xdp_*'"; }; expected = "orca suite --json --objects /etc/orca/objects"; };
+  commandCellsRunInTheProject = { expr = m.runFor { command = "uname -r"; }; expected = "cd /etc/orca/project && uname -r"; };
+  cellSpecCarriesWhatTheReportNeeds = {
+    expr = m.cellSpec matrix (builtins.head matrix.cells);
+    expected = {
+      id = "k5.10/0"; check = "matrix-k5_10-0"; kernel = "5.10"; command = "orca suite --json"; timeout_secs = 600;
+      kind = "suite"; run = "orca suite --json --objects /etc/orca/objects"; expectations = expectations;
+    };
+  };
+  partitionSplitsBootableFromUnavailable = {
+    expr = let p = m.partitionCells { inherit matrix resolveKernel; }; in {
+      available = builtins.attrNames p.available;
+      attr = p.available."matrix-k5_10-0".attr;
+      unavailable = p.unavailable;
+    };
+    expected = { available = [ "matrix-k5_10-0" ]; attr = "linuxPackages_5_10"; unavailable = { "matrix-k6_12-0" = "cell k6.12/0: no attribute"; }; };
+  };
+}

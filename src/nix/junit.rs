@@ -1,0 +1,172 @@
+//! Reading a nix matrix cell's `junit.xml` (written in the NixOS test by `nix/cell_report.py`) back
+//! into the results model, so the nix backend reports exactly what the native one would.
+//!
+//! Each test case carries the suite's raw verdict (`orca.verdict`) and the outcome after the
+//! kernel expectations (`orca.outcome`). orca recomputes the outcome from the verdict with the
+//! plan's expectations, the way the native backend does, and refuses a report whose outcome
+//! disagrees: that would mean the flake and orca apply the expectations differently.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus};
+
+use crate::error::Exit;
+use crate::fail;
+use crate::plan::{Cell, Expectation, KernelVersion};
+use crate::report::{CellResult, Outcome, TestResult};
+
+/// Parses one cell's JUnit into its result. `cell` is the plan's cell the JUnit was built for and
+/// `expectations` the matrix's; `wall` is how long the cell took to build.
+pub fn cell_result(xml: &str, cell: &Cell, expectations: &[Expectation], wall: Duration) -> Result<CellResult> {
+    let junit = JUnit::deserialize_from_str(xml).map_err(|e| fail!(Exit::Infra, "not a JUnit report: {e}"))?;
+    let suite = junit
+        .test_suites
+        .iter()
+        .find(|s| s.name.as_str() == cell.id)
+        .ok_or_else(|| fail!(Exit::Infra, "the JUnit report has no test suite for cell {:?}", cell.id))?;
+    let prop = |name: &str| {
+        suite
+            .properties
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .map(|p| p.value.to_string())
+    };
+    let kernel = KernelVersion::parse(&cell.kernel);
+    let tests = suite
+        .test_cases
+        .iter()
+        .map(|case| test_result(case, expectations, kernel))
+        .collect::<Result<Vec<_>>>()
+        .with_context(|| format!("cell {}", cell.id))?;
+    let outcome = Outcome::of_tests(tests.iter().map(|t| t.outcome));
+    Ok(CellResult {
+        id: cell.id.clone(),
+        kernel: Some(cell.kernel.clone()),
+        release: prop("orca.release"),
+        command: cell.command.clone(),
+        outcome,
+        duration_ms: wall.as_millis() as u64,
+        cached: false,
+        message: failed_names(&tests),
+        tests,
+        output: None,
+    })
+}
+
+fn failed_names(tests: &[TestResult]) -> Option<String> {
+    let failed: Vec<&str> = tests
+        .iter()
+        .filter(|t| t.outcome.is_failure())
+        .map(|t| t.name.as_str())
+        .collect();
+    (!failed.is_empty()).then(|| format!("failed: {}", failed.join(", ")))
+}
+
+fn test_result(case: &TestCase, expectations: &[Expectation], kernel: Option<KernelVersion>) -> Result<TestResult> {
+    let name = case.name.to_string();
+    let prop = |p: &str| {
+        case.properties
+            .iter()
+            .find(|x| x.name.as_str() == p)
+            .map(|x| x.value.to_string())
+    };
+    let verdict = match prop("orca.verdict").as_deref() {
+        Some("pass") => Verdict::Pass,
+        Some("fail") => Verdict::Fail,
+        Some("skip") => Verdict::Skip,
+        // A report not written by cell_report.py: read the verdict from the JUnit status.
+        None => match &case.status {
+            TestCaseStatus::Success { .. } => Verdict::Pass,
+            TestCaseStatus::Skipped { .. } => Verdict::Skip,
+            TestCaseStatus::NonSuccess { .. } => Verdict::Fail,
+        },
+        Some(other) => return Err(fail!(Exit::Infra, "test {name:?}: unknown verdict {other:?}")),
+    };
+    let expectation = kernel.and_then(|k| failing_on(expectations, &name, k));
+    let outcome = verdict.outcome(expectation.is_some());
+    if let Some(reported) = prop("orca.outcome")
+        && reported != outcome_name(outcome)
+    {
+        return Err(fail!(
+            Exit::Infra,
+            "test {name:?}: the flake reported {reported:?} but orca's expectations give {:?}; \
+             nix/generated/ is stale or nix/cell_report.py disagrees with orca",
+            outcome_name(outcome)
+        ));
+    }
+    let (message, log) = match &case.status {
+        TestCaseStatus::NonSuccess {
+            message,
+            description,
+            kind,
+            ..
+        } => (
+            message.as_ref().map(|m| m.to_string()),
+            description
+                .as_ref()
+                .map(|d| d.to_string())
+                .filter(|d| !d.is_empty())
+                .or_else(|| {
+                    (*kind == NonSuccessKind::Error)
+                        .then(|| case.system_out.as_ref().map(|s| s.to_string()))
+                        .flatten()
+                }),
+        ),
+        TestCaseStatus::Skipped { message, .. } => (message.as_ref().map(|m| m.to_string()), None),
+        TestCaseStatus::Success { .. } => (None, None),
+    };
+    let log = log.or_else(|| case.system_out.as_ref().map(|s| s.to_string()));
+    Ok(TestResult {
+        name,
+        outcome,
+        duration_ms: case.time.map(|t| t.as_millis() as u64).unwrap_or(0),
+        message: if outcome == Outcome::Pass { None } else { message },
+        log,
+        expectation: expectation.map(describe),
+    })
+}
+
+/// The suite's own verdict, before expectations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    Fail,
+    Skip,
+}
+
+impl Verdict {
+    fn outcome(self, expected_to_fail: bool) -> Outcome {
+        match (self, expected_to_fail) {
+            (Verdict::Skip, _) => Outcome::Skip,
+            (Verdict::Pass, false) => Outcome::Pass,
+            (Verdict::Fail, false) => Outcome::Fail,
+            (Verdict::Fail, true) => Outcome::ExpectedFail,
+            (Verdict::Pass, true) => Outcome::UnexpectedPass,
+        }
+    }
+}
+
+/// The first expectation marking `test` as expected to fail on `kernel` (same rule as the native
+/// backend: kernel older than min_kernel and the glob matches).
+fn failing_on<'a>(expectations: &'a [Expectation], test: &str, kernel: KernelVersion) -> Option<&'a Expectation> {
+    expectations.iter().find(|e| {
+        KernelVersion::parse(&e.min_kernel).is_some_and(|min| kernel < min)
+            && glob::Pattern::new(&e.test).is_ok_and(|p| p.matches(test))
+    })
+}
+
+fn describe(e: &Expectation) -> String {
+    match &e.reason {
+        Some(r) if !r.is_empty() => format!("needs kernel >= {}: {r}", e.min_kernel),
+        _ => format!("needs kernel >= {}", e.min_kernel),
+    }
+}
+
+/// The kebab-case name `report::Outcome` serializes to, which cell_report.py writes.
+fn outcome_name(o: Outcome) -> String {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
