@@ -110,7 +110,7 @@ impl ObjectCache {
         let parent = dest.parent().unwrap_or(&self.dir);
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         let mut tmp = tempfile::Builder::new()
-            .prefix("w-")
+            .prefix(&super::files::temp_prefix("w-"))
             .tempfile_in(self.dir.join("tmp"))
             .with_context(|| format!("creating a temporary file in {}", self.dir.display()))?;
         tmp.write_all(bytes)?;
@@ -121,8 +121,10 @@ impl ObjectCache {
         Ok(())
     }
 
-    /// Removes temporary files that killed builds left behind.
+    /// Removes temporary files that killed builds left behind: those of processes that are
+    /// gone, and any older than an hour (a process id may have been reused).
     fn sweep_tmp(&self) {
+        super::files::sweep_temps(&self.dir.join("tmp"), "w-");
         let Ok(rd) = std::fs::read_dir(self.dir.join("tmp")) else {
             return;
         };

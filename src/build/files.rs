@@ -18,7 +18,7 @@ pub fn install(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&temp_prefix(".tmp-"))
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)?;
@@ -29,6 +29,38 @@ pub fn install(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// A temporary file prefix naming this process: `<base><pid>-`, so that a file left by a killed
+/// orca can be told from one a running orca is still writing (see [`sweep_temps`]).
+pub fn temp_prefix(base: &str) -> String {
+    format!("{base}{}-", std::process::id())
+}
+
+/// Removes the temporary files in `dir` named with `base` whose process is gone.
+pub fn sweep_temps(dir: &Path, base: &str) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(base))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if !alive(pid) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` exists (EPERM means it does, owned by someone else).
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    let exists = unsafe { libc::kill(pid, 0) } == 0;
+    exists || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// The process's umask, from /proc (setting and restoring it would race with other threads).
@@ -163,6 +195,20 @@ mod tests {
         assert_eq!(mode, 0o644 & !umask());
         let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().flatten().collect();
         assert_eq!(left.len(), 1, "no temporary files remain");
+    }
+
+    #[test]
+    fn temps_of_dead_processes_are_swept() {
+        let d = tempfile::tempdir().unwrap();
+        let mine = d.path().join(format!("{}abc", temp_prefix(".tmp-")));
+        let dead = d.path().join(".tmp-999999999-abc");
+        let other = d.path().join("x.o");
+        for p in [&mine, &dead, &other] {
+            std::fs::write(p, b"").unwrap();
+        }
+        sweep_temps(d.path(), ".tmp-");
+        assert!(mine.exists() && other.exists());
+        assert!(!dead.exists());
     }
 
     #[test]

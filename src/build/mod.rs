@@ -174,6 +174,9 @@ pub fn build(root: &Path, tc: &Toolchain, programs: &[Program], opts: &Options<'
             out_dir.display()
         ))
     })?;
+    // Temporary files of builds that were killed before they could rename them into place.
+    files::sweep_temps(&out_dir, ".tmp-");
+    files::sweep_temps(&out_dir.join(".orca"), ".tmp-");
     let ctx = step::Ctx {
         root,
         tc,
