@@ -1,5 +1,150 @@
-use super::KernelCommand;
+//! `orca kernel list | fetch | pin`: the kernel catalog and its cache.
 
-pub fn run(_c: KernelCommand) -> anyhow::Result<u8> {
-    Err(super::not_yet("orca kernel"))
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::KernelCommand;
+use crate::error::{Exit, Fail, usage};
+use crate::kernel::{self, fetch};
+use crate::plan::{self, Kernel, KernelSource, Plan};
+use crate::ui;
+
+mod pin;
+
+pub fn run(c: KernelCommand) -> Result<u8> {
+    let root = crate::paths::project_root();
+    match c {
+        KernelCommand::List { json } => list(&plan::load_project(&root)?, json),
+        KernelCommand::Fetch { versions } => fetch_all(&plan::load_project(&root)?, &versions),
+        KernelCommand::Pin {
+            version,
+            packages,
+            suite,
+            catalog,
+        } => {
+            let catalog = catalog.unwrap_or_else(|| root.join("configs/kernels.hcl"));
+            pin::run(&root, &version, &packages, &suite, &catalog)
+        }
+    }
+}
+
+/// One catalog kernel as `orca kernel list` shows it (the same struct feeds `--json`).
+#[derive(Debug, Serialize)]
+struct Row {
+    version: String,
+    release: Option<String>,
+    nixpkgs: Option<String>,
+    sources: Vec<KernelSource>,
+    /// Every part verified in the cache and the tree unpacked.
+    cached: bool,
+    #[serde(flatten)]
+    state: kernel::CacheState,
+}
+
+fn list(plan: &Plan, json: bool) -> Result<u8> {
+    let mut rows = Vec::new();
+    for k in &plan.kernels {
+        let state = kernel::cache_state(k)?;
+        rows.push(Row {
+            version: k.version.clone(),
+            release: k.release.clone().or_else(|| state.release.clone()),
+            nixpkgs: k.nixpkgs.clone(),
+            sources: k.sources.clone(),
+            cached: !k.sources.is_empty() && state.parts_cached == k.sources.len() && state.unpacked,
+            state,
+        });
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        ui::status("the catalog has no kernels; add one with `orca kernel pin VERSION --debian PACKAGE --suite SUITE`");
+        return Ok(0);
+    }
+    println!("{:<8} {:<24} {:<22} SOURCES", "VERSION", "RELEASE", "CACHED");
+    for r in &rows {
+        let cached = if r.sources.is_empty() {
+            "no source".to_string()
+        } else if r.cached {
+            format!("yes ({})", ui::bytes(r.state.parts_bytes + r.state.unpacked_bytes))
+        } else if r.state.parts_cached > 0 {
+            format!("{}/{} parts", r.state.parts_cached, r.sources.len())
+        } else {
+            "no".to_string()
+        };
+        let sources: Vec<String> = r.sources.iter().map(fetch::describe).collect();
+        println!(
+            "{:<8} {:<24} {:<22} {}",
+            r.version,
+            r.release.as_deref().unwrap_or("?"),
+            cached,
+            sources.join(" + ")
+        );
+    }
+    Ok(0)
+}
+
+/// The catalog kernel named `version`, or a usage error listing the known ones.
+pub(crate) fn find<'a>(plan: &'a Plan, version: &str) -> Result<&'a Kernel> {
+    plan.kernel(version).ok_or_else(|| {
+        let known: Vec<&str> = plan.kernels.iter().map(|k| k.version.as_str()).collect();
+        let files: Vec<String> = plan.files.iter().map(|f| f.display().to_string()).collect();
+        usage(
+            format!("kernel {version} is not in the catalog ({})", files.join(", ")),
+            if known.is_empty() {
+                "the catalog has no kernels; add one with `orca kernel pin`".to_string()
+            } else {
+                format!(
+                    "known versions: {}; add others with `orca kernel pin {version} --debian PACKAGE --suite SUITE`",
+                    known.join(", ")
+                )
+            },
+        )
+    })
+}
+
+fn fetch_all(plan: &Plan, versions: &[String]) -> Result<u8> {
+    let kernels: Vec<&Kernel> = if versions.is_empty() {
+        plan.kernels.iter().filter(|k| !k.sources.is_empty()).collect()
+    } else {
+        versions.iter().map(|v| find(plan, v)).collect::<Result<_>>()?
+    };
+    if kernels.is_empty() {
+        ui::status("the catalog has no kernels with sources; nothing to fetch");
+        return Ok(0);
+    }
+    let mut failures = Vec::new();
+    for k in kernels {
+        match fetch_one(k) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                super::report_error(&e);
+                failures.push(e);
+            }
+        }
+    }
+    match failures.into_iter().next() {
+        None => Ok(0),
+        Some(first) if crate::error::find_fail(&first).is_some() => Err(first),
+        Some(first) => Err(first.context(Fail::new(Exit::KernelUnavailable, "fetching kernels failed"))),
+    }
+}
+
+/// Prepares a kernel and checks that orca can boot it: its config and its boot modules.
+fn fetch_one(k: &Kernel) -> Result<String> {
+    let p = kernel::prepare(k)?;
+    kernel::check_config(&p, &kernel::boot_needs())?;
+    let wanted: Vec<&str> = kernel::BOOT_MODULES.iter().map(|(m, _)| *m).collect();
+    let mods = kernel::module_closure(&p, &wanted).with_context(|| format!("kernel {}", k.version))?;
+    let image = std::fs::metadata(&p.vmlinuz).map(|m| m.len()).unwrap_or(0);
+    Ok(format!(
+        "{:<6} {:<24} ready: image {}, {} modules, boot needs {} module(s): {}",
+        p.version,
+        p.release,
+        ui::bytes(image),
+        p.modules.len(),
+        mods.len(),
+        mods.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" ")
+    ))
 }
