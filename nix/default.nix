@@ -60,7 +60,8 @@ in
 
   devShell = import ./devshell.nix { inherit pkgs lib isLinux llvm orca; };
 
-  formatter = pkgs.nixfmt-rfc-style;
+  # nixfmt is the RFC 166 style formatter; nixfmt-rfc-style is a deprecated alias of it in 25.11.
+  formatter = pkgs.nixfmt;
 
   app = { type = "app"; program = lib.getExe orca; meta.description = "orca"; };
 }

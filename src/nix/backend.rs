@@ -247,8 +247,10 @@ pub fn explain(what: &str, stderr: &str, root: &Path) -> anyhow::Error {
     let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = tail[tail.len().saturating_sub(12)..].join("\n");
     if OFFLINE.iter().any(|m| stderr.contains(m)) {
+        // The last such line is Nix's final error (earlier ones are retries and substituter probes).
         let line = stderr
             .lines()
+            .rev()
             .find(|l| OFFLINE.iter().any(|m| l.contains(m)))
             .unwrap_or("")
             .trim();
