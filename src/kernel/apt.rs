@@ -238,7 +238,7 @@ impl Apt {
     }
 
     /// The options that point every part of apt's state into this directory.
-    fn options(&self) -> Vec<String> {
+    pub fn options(&self) -> Vec<String> {
         let d = self.dir.display();
         let mut o = vec![
             format!("Dir::Etc::SourceList={d}/sources.list"),
