@@ -1,8 +1,279 @@
-use super::{MatrixRunArgs, TestArgs};
+//! `orca matrix run` and `orca test`: build the objects, run the cells, print the table, write
+//! the JUnit and JSON reports.
+//!
+//! Exit codes: 0 every cell matched its expectations · 1 a test failed (or passed where it was
+//! expected to fail, or a program failed to build) · 2 bad arguments or specs · 3 an
+//! infrastructure failure (a guest crashed or passed its deadline, a kernel could not be
+//! prepared) and no test failed · 4 `orca test` on a kernel this host cannot have · 130 Ctrl-C.
 
-pub fn run(_a: MatrixRunArgs) -> anyhow::Result<u8> {
-    Err(super::not_yet("orca matrix run"))
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::{Backend, MatrixRunArgs, ReportOpts, TestArgs};
+use crate::error::{Exit, usage};
+use crate::plan::{self, Cell, Plan, TestSpec};
+use crate::report::{self, Report};
+use crate::run::budget::Budget;
+use crate::run::cache::ResultCache;
+use crate::run::matrix::{self, CellRunner};
+use crate::run::select;
+use crate::run::shard::Shard;
+use crate::{fail, ui};
+
+/// The matrix file `orca matrix run` takes when none is given.
+const DEFAULT_MATRIX: &str = "configs/ebpf-test-matrix.hcl";
+
+pub fn run(a: MatrixRunArgs) -> Result<u8> {
+    let shard = a.shard.as_deref().map(str::parse::<Shard>).transpose()?;
+    check_jobs(a.jobs)?;
+    select::test_globs(&a.tests)?;
+    let root = crate::paths::project_root();
+    let plan = match &a.file {
+        Some(f) => plan::load_with_project(&root, std::slice::from_ref(f))?,
+        None => plan::load_project(&root)?,
+    };
+    let Some(m) = plan.matrix.as_ref() else {
+        let file = a.file.as_deref().unwrap_or(Path::new(DEFAULT_MATRIX));
+        return Err(usage(
+            format!(
+                "no `test_matrix` in {}",
+                if a.file.is_some() {
+                    file.display().to_string()
+                } else {
+                    "configs/*.hcl".into()
+                }
+            ),
+            format!(
+                "declare test_matrix = [ {{ name image kernel_version }} ... ] and a test {{ }} block, as in {DEFAULT_MATRIX}"
+            ),
+        ));
+    };
+    let cells = select::cells(&m.cells, &a.kernels, shard)?;
+    if a.backend == Backend::Nix {
+        return Err(super::not_yet("orca matrix run --backend nix"));
+    }
+    if let Some(s) = shard {
+        ui::status(format!("shard {s}: {} of {} cells", cells.len(), m.cells.len()));
+    }
+    run_cells(&root, &plan, &m.test, cells, a.tests, a.jobs, &a.report, &a.accel)
 }
-pub fn test(_a: TestArgs) -> anyhow::Result<u8> {
-    Err(super::not_yet("orca test"))
+
+pub fn test(a: TestArgs) -> Result<u8> {
+    select::test_globs(&a.tests)?;
+    let root = crate::paths::project_root();
+    let plan = plan::load_project(&root)?;
+    let kernel = match &a.kernel {
+        Some(v) => plan.kernel(v).ok_or_else(|| {
+            let known: Vec<&str> = plan.kernels.iter().map(|k| k.version.as_str()).collect();
+            select::unknown_kernel(v, &known)
+        })?,
+        None => plan.newest_kernel().ok_or_else(|| {
+            anyhow::Error::new(
+                crate::error::Fail::new(
+                    Exit::KernelUnavailable,
+                    "no kernel in the catalog has a source on this host",
+                )
+                .hint("pin one with `orca kernel pin VERSION --debian PACKAGE --suite SUITE`"),
+            )
+        })?,
+    };
+    if kernel.sources.is_empty() {
+        return Err(anyhow::Error::new(
+            crate::error::Fail::new(
+                Exit::KernelUnavailable,
+                format!("kernel {} has no source in the catalog", kernel.version),
+            )
+            .hint(format!(
+                "pin one with `orca kernel pin {} --debian PACKAGE --suite SUITE`",
+                kernel.version
+            )),
+        ));
+    }
+    let (test, cells) = quick_cells(&plan, &kernel.version);
+    run_cells(&root, &plan, &test, cells, a.tests, None, &a.report, &a.accel)
+}
+
+/// `orca test`'s cells: the matrix's cells on `kernel` when it has some; otherwise the suite on
+/// that kernel with the matrix's test settings (or the defaults when there is no matrix).
+fn quick_cells(plan: &Plan, kernel: &str) -> (TestSpec, Vec<Cell>) {
+    let test = plan
+        .matrix
+        .as_ref()
+        .map(|m| m.test.clone())
+        .unwrap_or_else(|| TestSpec {
+            parallel: true,
+            timeout_secs: 600,
+            commands: vec!["orca suite".into()],
+            vm: None,
+            expectations: vec![],
+        });
+    let from_matrix: Vec<Cell> = plan
+        .matrix
+        .iter()
+        .flat_map(|m| &m.cells)
+        .filter(|c| c.kernel == kernel)
+        .cloned()
+        .collect();
+    if !from_matrix.is_empty() {
+        return (test, from_matrix);
+    }
+    let cells = vec![Cell {
+        id: format!("{kernel}/0"),
+        name: kernel.to_string(),
+        image: "host".into(),
+        kernel: kernel.to_string(),
+        command: "orca suite".into(),
+        unavailable: None,
+    }];
+    (test, cells)
+}
+
+fn check_jobs(jobs: Option<usize>) -> Result<()> {
+    if jobs == Some(0) {
+        return Err(usage(
+            "-j/--jobs must be at least 1",
+            "omit it to size the run from the host's cores and memory",
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the objects, runs `cells`, renders the reports; returns the run's exit code.
+#[allow(clippy::too_many_arguments)]
+fn run_cells(
+    root: &Path,
+    plan: &Plan,
+    test: &TestSpec,
+    cells: Vec<Cell>,
+    tests: Vec<String>,
+    jobs: Option<usize>,
+    opts: &ReportOpts,
+    accel: &str,
+) -> Result<u8> {
+    if cells.iter().any(|c| c.unavailable.is_none()) {
+        build_objects(root, plan)?;
+    }
+    let mut budget = Budget::from_host();
+    if let Some(j) = jobs {
+        budget = budget.limit_jobs(j);
+    }
+    let run = matrix::Run {
+        plan,
+        root,
+        test,
+        cells,
+        tests,
+        budget,
+        exe: std::env::current_exe().map_err(|e| fail!(Exit::Infra, "cannot find orca's own binary: {e}"))?,
+        cache: ResultCache::open()?,
+        use_cache: !opts.no_cache,
+    };
+    let runner = guest_runner(root, accel)?;
+    let report = matrix::execute(&run, &runner)?;
+    emit(&report, opts)?;
+    Ok(report.exit_code())
+}
+
+/// The runner that boots cells' kernels in QEMU.
+fn guest_runner(_root: &Path, _accel: &str) -> Result<impl CellRunner> {
+    Err::<NoGuests, _>(super::not_yet("running matrix cells in VMs"))
+}
+
+/// Until the VM engine lands there is nothing to run cells in.
+struct NoGuests;
+
+impl CellRunner for NoGuests {
+    type Kernel = ();
+    fn prepare(&self, _: &plan::Kernel) -> Result<()> {
+        Ok(())
+    }
+    fn run(&self, _: &(), _: &matrix::Job, _: &dyn Fn(&str)) -> Result<crate::run::classify::CellOutput> {
+        Err(super::not_yet("running matrix cells in VMs"))
+    }
+    fn accel(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Builds every program, the way `orca build` does, so the cells test what the sources say.
+fn build_objects(root: &Path, plan: &Plan) -> Result<()> {
+    let (Some(tc), false) = (plan.toolchain.as_ref(), plan.programs.is_empty()) else {
+        return Ok(());
+    };
+    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let step = ui::Step::start("eBPF objects");
+    let summary = crate::build::build(
+        root,
+        tc,
+        &plan.programs,
+        &crate::build::Options { jobs, on_done: &|_| {} },
+    );
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            drop(step);
+            return Err(e.context("building the eBPF objects"));
+        }
+    };
+    let failed: Vec<&crate::build::ProgramResult> = summary
+        .programs
+        .iter()
+        .filter(|p| p.outcome == crate::build::Outcome::Failed)
+        .collect();
+    if !failed.is_empty() {
+        drop(step);
+        for p in &failed {
+            eprintln!("  {}: {}", p.name, p.error.as_deref().unwrap_or("failed"));
+        }
+        let names: Vec<&str> = failed.iter().map(|p| p.name.as_str()).collect();
+        return Err(fail!(
+            summary.exit(),
+            "{} of {} programs failed to build: {}",
+            failed.len(),
+            summary.programs.len(),
+            names.join(", ")
+        ));
+    }
+    let counts = [
+        (summary.compiled, "built"),
+        (summary.cached, "from the cache"),
+        (summary.up_to_date, "up to date"),
+    ];
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    step.done(format!("ready: {}", parts.join(", ")));
+    Ok(())
+}
+
+/// The table on stdout (stderr when the JSON goes to stdout), then the JUnit and JSON files.
+fn emit(report: &Report, opts: &ReportOpts) -> Result<()> {
+    let table = report::table::render(report);
+    if opts.json.as_deref() == Some(Path::new("-")) {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
+    if let Some(path) = &opts.junit {
+        report::write(path, &report::junit::render(report)?)?;
+        ui::status(format!("JUnit written to {}", path.display()));
+    }
+    if let Some(path) = &opts.json {
+        report::write(path, &report::json::render(report))?;
+        if path != Path::new("-") {
+            ui::status(format!("results written to {}", path.display()));
+        }
+    }
+    if report
+        .cells
+        .iter()
+        .all(|c| c.outcome == crate::report::Outcome::Unavailable)
+        && !report.cells.is_empty()
+    {
+        ui::warn("no cell could run on this host: every kernel is unavailable");
+    }
+    Ok(())
 }

@@ -29,9 +29,9 @@ pub struct KeyInputs<'a> {
     pub format: u32,
     /// orca's version.
     pub orca: &'a str,
-    /// The kernel's catalog key and the sha256 of each of its parts.
+    /// The kernel's catalog key and its id (`kernel::kernel_id`: a sha256 over its parts' sha256s).
     pub kernel: &'a str,
-    pub kernel_parts: Vec<&'a str>,
+    pub kernel_id: String,
     /// The image the cell runs on.
     pub image: &'a str,
     /// [`files_digest`] of every object.
@@ -67,7 +67,7 @@ impl<'a> KeyInputs<'a> {
             format: FORMAT,
             orca: env!("CARGO_PKG_VERSION"),
             kernel: &kernel.version,
-            kernel_parts: kernel.sources.iter().map(|s| s.sha256()).collect(),
+            kernel_id: crate::kernel::kernel_id(kernel),
             image,
             objects,
             suite,
@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(key_with(|_| {}), key_with(|_| {}));
         assert_eq!(
             key_with(|_| {}),
-            "c28fbe51af60d74fbfb092b7fdb30dbb535cb26bca01e5c13531102f8c3b8dfe"
+            "ca58bb3e7f2963d317341525b1c4a5bff42b1e771857c98277f390dc70b470db"
         );
     }
 
@@ -223,7 +223,7 @@ mod tests {
             key_with(|i| i.timeout_secs = 601),
             key_with(|i| i.orca = "0.0.1"),
             key_with(|i| i.image = "other"),
-            key_with(|i| i.kernel_parts = vec!["bb"]),
+            key_with(|i| i.kernel_id = "bb".into()),
             key_with(|i| i.kernel = "6.2"),
         ];
         for (n, k) in changed.iter().enumerate() {

@@ -1,15 +1,22 @@
 //! The native runner: the kernel × test matrix scheduler, expectations and the result cache.
 //!
-//! - [`shard`]: `--shard I/N`, a deterministic split of the cells.
+//! - [`matrix`]: running a matrix's cells into a report, through a [`matrix::CellRunner`].
+//! - [`select`], [`shard`]: `--kernel`, `--test` and `--shard I/N`.
+//! - [`command`]: what a cell's command becomes in the guest.
 //! - [`expect`]: kernel expectations (`expect "GLOB" { min_kernel }`).
 //! - [`classify`]: a cell's output → its results.
 //! - [`cache`]: the result cache and its keys.
 //! - [`budget`], [`schedule`]: how many guests at once, and running them.
+//! - [`live`]: the live view of the cells.
 
 pub mod budget;
 pub mod cache;
 pub mod classify;
+pub mod command;
 pub mod expect;
-pub mod schedule;
-pub mod shard;
+pub mod live;
+pub mod matrix;
 pub mod pipeline;
+pub mod schedule;
+pub mod select;
+pub mod shard;

@@ -1,0 +1,271 @@
+//! Running a matrix: every selected cell from the cache or in a guest, within the host's budget,
+//! into one [`Report`].
+//!
+//! For each cell, in order:
+//! 1. unavailable here (no kernel source, unknown image) → reported `n/a` with the reason;
+//! 2. a suite cell whose key is in the result cache → its stored result, marked cached, without
+//!    preparing its kernel or booting anything;
+//! 3. otherwise it waits for its kernel (each kernel is prepared once, ahead of the cells that
+//!    need it, before any of their clocks start), then runs under the budget, and its result is
+//!    stored unless it is an infrastructure error.
+//!
+//! The guest is reached through a [`CellRunner`], so this file knows nothing of QEMU.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::budget::{Budget, Cost};
+use super::cache::{self, KeyInputs, ResultCache};
+use super::classify::{self, CellOutput};
+use super::command::{self, Resolved};
+use super::expect::Expectations;
+use super::live::Live;
+use super::schedule;
+use crate::plan::{self, Cell, Plan, TestSpec};
+use crate::report::{CellResult, Outcome, Report};
+
+/// One cell, ready for a guest.
+pub struct Job<'a> {
+    pub cell: &'a Cell,
+    pub command: &'a Resolved,
+    /// The VM spec the test names, if any: resources, mounts, modules, network.
+    pub vm: Option<&'a plan::Vm>,
+    /// The test's deadline under KVM; the runner scales it by the acceleration in use.
+    pub timeout: Duration,
+}
+
+/// Runs cells in guests. The matrix's only door to the VM layer.
+pub trait CellRunner: Sync {
+    /// A kernel made ready to boot.
+    type Kernel: Send + Sync;
+    /// Fetches and prepares a kernel; called once per kernel, before the clocks of its cells.
+    fn prepare(&self, kernel: &plan::Kernel) -> Result<Self::Kernel>;
+    /// Boots `kernel`, runs the job's command, shuts the guest down. The whole of it, boot
+    /// included, must end within the job's timeout scaled for the acceleration in use. `state`
+    /// reports progress (`booting`, `running`). An `Err` is an infrastructure failure (boot
+    /// failure, guest panic, deadline).
+    fn run(&self, kernel: &Self::Kernel, job: &Job, state: &dyn Fn(&str)) -> Result<CellOutput>;
+    /// `kvm` or `tcg`, once known.
+    fn accel(&self) -> Option<String>;
+}
+
+/// What a matrix run is asked to do.
+pub struct Run<'a> {
+    pub plan: &'a Plan,
+    /// The project root: where the guest's commands run and the objects are.
+    pub root: &'a Path,
+    pub test: &'a TestSpec,
+    /// The selected cells, in report order.
+    pub cells: Vec<Cell>,
+    /// `--test` globs, passed to the suite.
+    pub tests: Vec<String>,
+    pub budget: Budget,
+    /// The orca binary the guest runs the suite with (the host's own, seen through the shared
+    /// root); its sha256 is part of every suite cell's cache key.
+    pub exe: PathBuf,
+    pub cache: ResultCache,
+    /// Take results from the cache (`--no-cache` turns this off; fresh results are stored either
+    /// way).
+    pub use_cache: bool,
+}
+
+/// A cell that must run.
+struct Pending<'a> {
+    index: usize,
+    cell: &'a Cell,
+    kernel: &'a plan::Kernel,
+    command: Resolved,
+    key: Option<String>,
+}
+
+/// Kernels prepared at most once each, whoever asks first.
+struct Kernels<'a, K> {
+    slots: Vec<(&'a plan::Kernel, OnceLock<Result<K, String>>)>,
+}
+
+impl<'a, K> Kernels<'a, K> {
+    fn get(&self, version: &str, runner: &impl CellRunner<Kernel = K>) -> Result<&K, &str> {
+        let (k, slot) = self
+            .slots
+            .iter()
+            .find(|(k, _)| k.version == version)
+            .expect("every pending kernel has a slot");
+        slot.get_or_init(|| runner.prepare(k).map_err(|e| chain(&e)))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+/// Runs the matrix and returns its report. `Err` only for what stops the whole run (a bad
+/// expectation, missing objects, Ctrl-C); a cell's own failure is in its result.
+pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
+    let start = Instant::now();
+    let expectations = Expectations::new(&run.test.expectations)?;
+    let exe = &run.exe;
+    let out_dir = run
+        .plan
+        .toolchain
+        .as_ref()
+        .map(|t| t.out_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("build/ebpf"));
+    let objects = run.root.join(&out_dir);
+    let cache = &run.cache;
+    let vm = run.test.vm.as_deref().and_then(|v| run.plan.vm(v));
+    let ids: Vec<&str> = run.cells.iter().map(|c| c.id.as_str()).collect();
+    let live = Live::new(&ids);
+
+    // Digests are computed once, and only when a suite cell needs a key.
+    let mut digests: Option<(String, String)> = None;
+    let mut results: Vec<Option<CellResult>> = run.cells.iter().map(|_| None).collect();
+    let mut pending = Vec::new();
+    for (index, cell) in run.cells.iter().enumerate() {
+        let resolved = command::resolve(&cell.command, exe, run.root, &objects, &run.tests);
+        let kernel = run.plan.kernel(&cell.kernel);
+        let why_not = cell.unavailable.clone().or_else(|| {
+            kernel
+                .is_none()
+                .then(|| format!("kernel {} is not in the catalog (configs/kernels.hcl)", cell.kernel))
+        });
+        let (Some(kernel), None) = (kernel, why_not.as_ref()) else {
+            let r = classify::bare(cell, &cell.command, Outcome::Unavailable, why_not);
+            live.finished(&r);
+            results[index] = Some(r);
+            continue;
+        };
+        let key = if resolved.suite {
+            if digests.is_none() {
+                let objs: Vec<PathBuf> = run.plan.programs.iter().map(|p| p.object.clone()).collect();
+                digests = Some((cache::files_digest(run.root, &objs)?, cache::file_sha256(exe)?));
+            }
+            let (objs, suite) = digests.as_ref().expect("just computed");
+            Some(
+                KeyInputs::new(
+                    kernel,
+                    &cell.image,
+                    objs,
+                    suite,
+                    &cell.command,
+                    &run.tests,
+                    &run.test.expectations,
+                    run.test.timeout_secs,
+                    vm,
+                )
+                .key(),
+            )
+        } else {
+            None
+        };
+        if let Some(hit) = key.as_deref().filter(|_| run.use_cache).and_then(|k| cache.get(k)) {
+            let r = CellResult {
+                id: cell.id.clone(),
+                kernel: Some(cell.kernel.clone()),
+                command: cell.command.clone(),
+                ..hit
+            };
+            live.finished(&r);
+            results[index] = Some(r);
+            continue;
+        }
+        pending.push(Pending {
+            index,
+            cell,
+            kernel,
+            command: resolved,
+            key,
+        });
+    }
+
+    let mut kernels: Kernels<R::Kernel> = Kernels { slots: Vec::new() };
+    for p in &pending {
+        if !kernels.slots.iter().any(|(k, _)| k.version == p.kernel.version) {
+            kernels.slots.push((p.kernel, OnceLock::new()));
+        }
+    }
+    let cost = vm
+        .map(|v| Cost::guest(v.cpus, v.memory_mib))
+        .unwrap_or(Cost::guest(2, 1024));
+    let budget = if run.test.parallel {
+        run.budget
+    } else {
+        run.budget.limit_jobs(1)
+    };
+    let timeout = Duration::from_secs(run.test.timeout_secs);
+    let ran = std::thread::scope(|scope| {
+        // Prepare kernels in the order cells need them, ahead of the cells.
+        let kernels = &kernels;
+        scope.spawn(move || {
+            for (k, _) in &kernels.slots {
+                if crate::process::interrupted() {
+                    break;
+                }
+                let _ = kernels.get(&k.version, runner);
+            }
+        });
+        schedule::run_all(
+            pending,
+            budget,
+            |_| cost,
+            |p: Pending| {
+                live.state(&p.cell.id, &format!("preparing kernel {}", p.kernel.version));
+                let r = match kernels.get(&p.kernel.version, runner) {
+                    Err(why) => {
+                        let msg = format!("kernel {} could not be prepared: {why}", p.kernel.version);
+                        classify::bare(p.cell, &p.cell.command, Outcome::Error, Some(msg))
+                    }
+                    Ok(k) => {
+                        live.started(&p.cell.id);
+                        let job = Job {
+                            cell: p.cell,
+                            command: &p.command,
+                            vm,
+                            timeout,
+                        };
+                        let t0 = Instant::now();
+                        let out = runner.run(k, &job, &|s| live.state(&p.cell.id, s));
+                        let mut r = match out {
+                            Ok(o) if p.command.suite => classify::suite(p.cell, &p.cell.command, &o, &expectations),
+                            Ok(o) => classify::plain(p.cell, &p.cell.command, &o),
+                            Err(e) => classify::bare(p.cell, &p.cell.command, Outcome::Error, Some(chain(&e))),
+                        };
+                        r.duration_ms = t0.elapsed().as_millis() as u64;
+                        if let Some(key) = &p.key
+                            && let Err(e) = cache.put(key, &r)
+                        {
+                            crate::ui::warn(format!("cell {}: result not cached: {}", p.cell.id, chain(&e)));
+                        }
+                        r
+                    }
+                };
+                live.finished(&r);
+                (p.index, r)
+            },
+        )
+    });
+    drop(live);
+    crate::process::check_interrupted()?;
+    for (index, r) in ran.into_iter().flatten() {
+        results[index] = Some(r);
+    }
+    Ok(Report {
+        kind: "matrix".into(),
+        backend: "native".into(),
+        accel: runner.accel(),
+        wall_ms: start.elapsed().as_millis() as u64,
+        cells: results
+            .into_iter()
+            .map(|r| r.expect("every cell has a result after an uninterrupted run"))
+            .collect(),
+    })
+}
+
+/// An error's chain as one line.
+fn chain(e: &anyhow::Error) -> String {
+    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+}
+
+#[cfg(test)]
+#[path = "matrix_tests.rs"]
+mod tests;
