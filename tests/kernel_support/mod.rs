@@ -104,9 +104,13 @@ pub fn fake_image(release: &str, size: usize) -> Vec<u8> {
 
 /// A `.deb` holding `files` (path in the package, bytes), with a control file.
 pub fn build_deb(path: &Path, package: &str, version: &str, files: &[(&str, Vec<u8>)]) {
-    fn tar_gz(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let mut t = tar::Builder::new(gz);
+    build_deb_with(path, package, version, files, true)
+}
+
+/// [`build_deb`] with the data member gzipped or plain (`data.tar`, quicker for big test data).
+pub fn build_deb_with(path: &Path, package: &str, version: &str, files: &[(&str, Vec<u8>)], gzip: bool) {
+    fn tar(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut t = tar::Builder::new(Vec::new());
         for (name, bytes) in files {
             let mut h = tar::Header::new_gnu();
             h.set_size(bytes.len() as u64);
@@ -115,17 +119,26 @@ pub fn build_deb(path: &Path, package: &str, version: &str, files: &[(&str, Vec<
             h.set_cksum();
             t.append_data(&mut h, name, &bytes[..]).unwrap();
         }
-        t.into_inner().unwrap().finish().unwrap()
+        t.into_inner().unwrap()
+    }
+    fn gz(bytes: Vec<u8>) -> Vec<u8> {
+        let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        w.write_all(&bytes).unwrap();
+        w.finish().unwrap()
     }
     let control = format!("Package: {package}\nVersion: {version}\nArchitecture: amd64\nDescription: test kernel\n");
-    let control_tar = tar_gz(&[("./control".to_string(), control.into_bytes())]);
+    let control_tar = gz(tar(&[("./control".to_string(), control.into_bytes())]));
     let data: Vec<(String, Vec<u8>)> = files.iter().map(|(p, b)| (format!("./{p}"), b.clone())).collect();
-    let data_tar = tar_gz(&data);
+    let (data_name, data_tar) = if gzip {
+        ("data.tar.gz", gz(tar(&data)))
+    } else {
+        ("data.tar", tar(&data))
+    };
     let mut ar = ar::Builder::new(std::fs::File::create(path).unwrap());
     for (name, bytes) in [
         ("debian-binary", b"2.0\n".to_vec()),
         ("control.tar.gz", control_tar),
-        ("data.tar.gz", data_tar),
+        (data_name, data_tar),
     ] {
         let h = ar::Header::new(name.as_bytes().to_vec(), bytes.len() as u64);
         ar.append(&h, &bytes[..]).unwrap();
