@@ -343,6 +343,9 @@ pub struct StatusArgs {
     pub name: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// The BPF filesystem folder orca pins under.
+    #[arg(long, env = "ORCA_PIN_DIR", default_value = crate::install::DEFAULT_PIN_DIR)]
+    pub pin_dir: PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -451,10 +454,17 @@ pub struct InstallArgs {
     /// Directory of built objects. Default: build/ebpf.
     #[arg(long)]
     pub objects: Option<PathBuf>,
+    /// The BPF filesystem folder orca pins under.
+    #[arg(long, env = "ORCA_PIN_DIR", default_value = crate::install::DEFAULT_PIN_DIR)]
+    pub pin_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct UninstallArgs {}
+pub struct UninstallArgs {
+    /// The BPF filesystem folder orca pins under.
+    #[arg(long, env = "ORCA_PIN_DIR", default_value = crate::install::DEFAULT_PIN_DIR)]
+    pub pin_dir: PathBuf,
+}
 
 #[derive(Debug, Args)]
 pub struct GenArgs {
@@ -486,6 +496,15 @@ pub struct SuiteArgs {
     /// List the tests and exit.
     #[arg(long)]
     pub list: bool,
+    /// Print the results as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Instead of the tests, measure BPF_PROG_TEST_RUN throughput and print it as JSON.
+    #[arg(long)]
+    pub bench: bool,
+    /// Runs per benchmark case.
+    #[arg(long, default_value_t = 100_000, requires = "bench")]
+    pub repeat: u32,
 }
 
 /// Entry point: parse, dispatch, turn errors into one message and an exit code.
@@ -548,7 +567,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Agent(a) => crate::agent::main(a.port),
-        Command::Suite(a) => crate::suite::main(a.objects, a.tests, a.list),
+        Command::Suite(a) => crate::suite::main(a),
     }
 }
 

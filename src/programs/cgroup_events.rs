@@ -119,6 +119,12 @@ pub enum CgCounter {
     EventsThrottled = 6,
 }
 
+impl From<CgCounter> for u32 {
+    fn from(c: CgCounter) -> u32 {
+        c as u32
+    }
+}
+
 impl CgCounter {
     pub const ALL: [CgCounter; 7] = [
         CgCounter::Allowed,

@@ -27,7 +27,10 @@ unsafe impl aya::Pod for Counter {}
 impl std::ops::Add for Counter {
     type Output = Counter;
     fn add(self, o: Counter) -> Counter {
-        Counter { packets: self.packets + o.packets, bytes: self.bytes + o.bytes }
+        Counter {
+            packets: self.packets + o.packets,
+            bytes: self.bytes + o.bytes,
+        }
     }
 }
 
@@ -91,7 +94,11 @@ unsafe impl aya::Pod for PortRule {}
 
 impl PortRule {
     pub fn new(action: Action, rule_id: u32) -> PortRule {
-        PortRule { action: action as u32, rule_id, hits: 0 }
+        PortRule {
+            action: action as u32,
+            rule_id,
+            hits: 0,
+        }
     }
 }
 

@@ -15,13 +15,27 @@ use super::common::*;
 use super::tc_egress_policy::*;
 use super::xdp_blocklist::*;
 
-/// One C struct as the Rust side sees it: name, size, (member, offset) in declaration order.
-type Layout = (&'static str, usize, Vec<(&'static str, usize)>);
+/// One C struct as the Rust side sees it: name, size, (member, offset, size) in declaration order.
+type Layout = (&'static str, usize, Vec<(&'static str, usize, usize)>);
+
+fn field_size<T, F>(_: fn(&T) -> &F) -> usize {
+    size_of::<F>()
+}
 
 macro_rules! layout {
     ($c:literal, $t:ty { $($f:ident),* }) => {
-        ($c, size_of::<$t>(), vec![$((stringify!($f), offset_of!($t, $f))),*])
+        ($c, size_of::<$t>(), vec![$((stringify!($f), offset_of!($t, $f), field_size(|s: &$t| &s.$f))),*])
     };
+}
+
+/// The size in bytes of BTF type `id`, through typedefs, qualifiers and arrays.
+fn btf_size(by_id: &HashMap<u64, &Value>, id: u64) -> u64 {
+    let t = by_id[&id];
+    match t["kind"].as_str().unwrap() {
+        "TYPEDEF" | "VOLATILE" | "CONST" | "RESTRICT" => btf_size(by_id, t["type_id"].as_u64().unwrap()),
+        "ARRAY" => t["nr_elems"].as_u64().unwrap() * btf_size(by_id, t["type_id"].as_u64().unwrap()),
+        _ => t["size"].as_u64().unwrap(),
+    }
 }
 
 fn rust_structs() -> Vec<Layout> {
@@ -35,22 +49,66 @@ fn rust_structs() -> Vec<Layout> {
         layout!("tc_config", TcConfig { default_action, pad }),
         layout!(
             "cgroup_stats",
-            CgroupStats { packets, bytes, flagged, denied, last_seen_ns, last_event_ns }
+            CgroupStats {
+                packets,
+                bytes,
+                flagged,
+                denied,
+                last_seen_ns,
+                last_event_ns
+            }
         ),
         layout!("cg_config", CgConfig { event_gap_ns }),
         layout!(
             "policy_event",
-            PolicyEvent { ts_ns, cgroup_id, len, rule_id, ip_version, protocol, action, pad, sport, dport, saddr, daddr }
+            PolicyEvent {
+                ts_ns,
+                cgroup_id,
+                len,
+                rule_id,
+                ip_version,
+                protocol,
+                action,
+                pad,
+                sport,
+                dport,
+                saddr,
+                daddr
+            }
         ),
     ]
 }
 
 fn rust_enums() -> Vec<(&'static str, Vec<u32>)> {
     vec![
-        ("policy_action", vec![Action::Allow as u32, Action::Deny as u32, Action::Flag as u32]),
-        ("xdp_counter", XdpCounter::ALL.iter().map(|c| *c as u32).chain([XdpCounter::COUNT]).collect()),
-        ("tc_counter", TcCounter::ALL.iter().map(|c| *c as u32).chain([TcCounter::COUNT]).collect()),
-        ("cg_counter", CgCounter::ALL.iter().map(|c| *c as u32).chain([CgCounter::COUNT]).collect()),
+        (
+            "policy_action",
+            vec![Action::Allow as u32, Action::Deny as u32, Action::Flag as u32],
+        ),
+        (
+            "xdp_counter",
+            XdpCounter::ALL
+                .iter()
+                .map(|c| *c as u32)
+                .chain([XdpCounter::COUNT])
+                .collect(),
+        ),
+        (
+            "tc_counter",
+            TcCounter::ALL
+                .iter()
+                .map(|c| *c as u32)
+                .chain([TcCounter::COUNT])
+                .collect(),
+        ),
+        (
+            "cg_counter",
+            CgCounter::ALL
+                .iter()
+                .map(|c| *c as u32)
+                .chain([CgCounter::COUNT])
+                .collect(),
+        ),
     ]
 }
 
@@ -60,9 +118,8 @@ fn header_btf() -> Value {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("layout.c");
     let obj = dir.path().join("layout.o");
-    let mut c = String::from(
-        "#include \"xdp_blocklist.h\"\n#include \"tc_egress_policy.h\"\n#include \"cgroup_events.h\"\n",
-    );
+    let mut c =
+        String::from("#include \"xdp_blocklist.h\"\n#include \"tc_egress_policy.h\"\n#include \"cgroup_events.h\"\n");
     for (name, _, _) in rust_structs() {
         c.push_str(&format!("struct {name} v_{name};\n"));
     }
@@ -72,7 +129,10 @@ fn header_btf() -> Value {
     std::fs::write(&src, c).unwrap();
     let mut clang = Command::new("clang");
     clang.args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-mcpu=v3", "-c"]);
-    clang.arg("-I").arg(root.join("ebpf/include")).args(["-I", "/usr/include/x86_64-linux-gnu"]);
+    clang
+        .arg("-I")
+        .arg(root.join("ebpf/include"))
+        .args(["-I", "/usr/include/x86_64-linux-gnu"]);
     clang.arg(&src).arg("-o").arg(&obj);
     crate::process::run_ok(&mut clang, "clang", Duration::from_secs(60)).unwrap();
     let mut bpftool = Command::new("bpftool");
@@ -89,6 +149,7 @@ fn rust_mirrors_match_the_c_headers() {
         .iter()
         .filter_map(|t| Some(((t["kind"].as_str()?, t["name"].as_str()?), t)))
         .collect();
+    let by_id: HashMap<u64, &Value> = types.iter().map(|t| (t["id"].as_u64().unwrap(), t)).collect();
 
     let mut mismatches = Vec::new();
     for (name, size, fields) in rust_structs() {
@@ -99,13 +160,23 @@ fn rust_mirrors_match_the_c_headers() {
         if t["size"].as_u64() != Some(size as u64) {
             mismatches.push(format!("struct {name}: C size {}, Rust {size}", t["size"]));
         }
-        let c_fields: Vec<(String, u64)> = t["members"]
+        let c_fields: Vec<(String, u64, u64)> = t["members"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| (m["name"].as_str().unwrap().to_string(), m["bits_offset"].as_u64().unwrap() / 8))
+            .map(|m| {
+                let name = m["name"].as_str().unwrap().to_string();
+                (
+                    name,
+                    m["bits_offset"].as_u64().unwrap() / 8,
+                    btf_size(&by_id, m["type_id"].as_u64().unwrap()),
+                )
+            })
             .collect();
-        let r_fields: Vec<(String, u64)> = fields.iter().map(|(f, o)| (f.to_string(), *o as u64)).collect();
+        let r_fields: Vec<(String, u64, u64)> = fields
+            .iter()
+            .map(|(f, o, s)| (f.to_string(), *o as u64, *s as u64))
+            .collect();
         if c_fields != r_fields {
             mismatches.push(format!("struct {name}: C members {c_fields:?}, Rust {r_fields:?}"));
         }
@@ -115,8 +186,12 @@ fn rust_mirrors_match_the_c_headers() {
             mismatches.push(format!("enum {name}: not in the headers"));
             continue;
         };
-        let c_values: Vec<u32> =
-            t["values"].as_array().unwrap().iter().map(|v| v["val"].as_u64().unwrap() as u32).collect();
+        let c_values: Vec<u32> = t["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["val"].as_u64().unwrap() as u32)
+            .collect();
         if c_values != values {
             mismatches.push(format!("enum {name}: C values {c_values:?}, Rust {values:?}"));
         }
@@ -132,7 +207,11 @@ fn lpm_keys_have_the_layout_of_ayas_key() {
 
 #[test]
 fn an_event_decodes_from_its_bytes() {
-    let mut e = PolicyEvent { ip_version: 4, dport: 53, ..Default::default() };
+    let mut e = PolicyEvent {
+        ip_version: 4,
+        dport: 53,
+        ..Default::default()
+    };
     e.saddr[..4].copy_from_slice(&[10, 0, 0, 1]);
     // SAFETY: PolicyEvent is plain data.
     let bytes = unsafe { std::slice::from_raw_parts(&e as *const _ as *const u8, size_of::<PolicyEvent>()) };

@@ -48,7 +48,12 @@ impl std::error::Error for LoadError {}
 
 impl LoadError {
     fn new(program: Program, stage: LoadStage, message: impl Into<String>) -> LoadError {
-        LoadError { program, stage, message: message.into(), verifier_log: None }
+        LoadError {
+            program,
+            stage,
+            message: message.into(),
+            verifier_log: None,
+        }
     }
 }
 
@@ -56,7 +61,11 @@ impl LoadError {
 pub fn load_from_dir(dir: &Path, program: Program) -> Result<Ebpf, LoadError> {
     let path = dir.join(program.object_file());
     let bytes = std::fs::read(&path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::NotFound { " (run `orca build` first)" } else { "" };
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            " (run `orca build` first)"
+        } else {
+            ""
+        };
         LoadError::new(program, LoadStage::Read, format!("{}: {e}{hint}", path.display()))
     })?;
     load_bytes(&bytes, program)
@@ -74,7 +83,11 @@ pub fn load_bytes(bytes: &[u8], program: Program) -> Result<Ebpf, LoadError> {
 fn load_program(ebpf: &mut Ebpf, program: Program) -> Result<(), LoadError> {
     let function = program.function();
     let Some(prog) = ebpf.program_mut(function) else {
-        return Err(LoadError::new(program, LoadStage::Object, format!("the object has no program `{function}`")));
+        return Err(LoadError::new(
+            program,
+            LoadStage::Object,
+            format!("the object has no program `{function}`"),
+        ));
     };
     let kind_error = |e: ProgramError| LoadError::new(program, LoadStage::Object, error_chain(&e));
     let result = match program {
@@ -90,7 +103,12 @@ fn load_program(ebpf: &mut Ebpf, program: Program) -> Result<(), LoadError> {
                 message.push_str(": ");
                 message.push_str(line);
             }
-            LoadError { program, stage: LoadStage::Verifier, message, verifier_log: Some(log) }
+            LoadError {
+                program,
+                stage: LoadStage::Verifier,
+                message,
+                verifier_log: Some(log),
+            }
         }
         other => LoadError::new(program, LoadStage::Verifier, error_chain(&other)),
     })

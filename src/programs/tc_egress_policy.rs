@@ -40,6 +40,12 @@ pub enum TcCounter {
     Malformed = 7,
 }
 
+impl From<TcCounter> for u32 {
+    fn from(c: TcCounter) -> u32 {
+        c as u32
+    }
+}
+
 impl TcCounter {
     pub const ALL: [TcCounter; 8] = [
         TcCounter::AllowRule,

@@ -49,7 +49,11 @@ unsafe impl aya::Pod for BlocklistRule {}
 
 impl BlocklistRule {
     pub fn new(rule_id: u32) -> BlocklistRule {
-        BlocklistRule { rule_id, pad: 0, hits: 0 }
+        BlocklistRule {
+            rule_id,
+            pad: 0,
+            hits: 0,
+        }
     }
 }
 
@@ -77,6 +81,12 @@ pub enum XdpCounter {
     NonIp = 4,
     /// More than [`VLAN_MAX_DEPTH`](super::common::VLAN_MAX_DEPTH) tags: dropped.
     VlanDepth = 5,
+}
+
+impl From<XdpCounter> for u32 {
+    fn from(c: XdpCounter) -> u32 {
+        c as u32
+    }
 }
 
 impl XdpCounter {
