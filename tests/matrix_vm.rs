@@ -1,0 +1,262 @@
+//! The project's own matrix on the real kernels of its catalog, booted in QEMU (TCG here), with
+//! the real suite and the real verifier. Slow: a cell takes a minute or two on 2 cores.
+//!
+//! - the whole matrix, cold: every cell runs, 5.10 shows cgroup_events as expected failures with
+//!   the verifier's reason, the JUnit has one suite per kernel; then warm: every cell cached;
+//! - a program broken on purpose (a removed bounds check the verifier rejects), in a copy of the
+//!   project, on one kernel: its tests go red, the others stay green, the log is in the JUnit.
+//!
+//! With `CI=true` nothing here is skipped; otherwise a missing QEMU skips with a message.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// One matrix at a time: two at once would share 2 cores and stretch every deadline.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+}
+
+/// Why this host cannot run the test, if it cannot.
+fn missing_prerequisite() -> Option<String> {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()))
+        .unwrap_or(false);
+    (!found).then(|| "qemu-system-x86_64 is not installed (run .ci/setup)".to_string())
+}
+
+/// False (after saying why) when the test must be skipped; panics instead under CI.
+fn can_run(test: &str) -> bool {
+    match missing_prerequisite() {
+        None => true,
+        Some(why) if in_ci() => panic!("{test}: CI=true and {why}"),
+        Some(why) => {
+            eprintln!("SKIPPED {test}: {why}");
+            false
+        }
+    }
+}
+
+fn orca(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "true")
+        .output()
+        .expect("orca runs");
+    eprintln!("$ orca {}\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn tests_of<'a>(cell: &'a Value, prefix: &str) -> Vec<&'a Value> {
+    cell["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"].as_str().unwrap().starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn the_project_matrix_on_every_kernel_then_cached() {
+    if !can_run("the_project_matrix_on_every_kernel_then_cached") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = scratch("matrix-full");
+    let (junit, json) = (out.join("junit.xml"), out.join("results.json"));
+    let cold = orca(
+        root,
+        &[
+            "matrix",
+            "run",
+            "--no-cache",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    let table = String::from_utf8_lossy(&cold.stdout);
+    println!("{table}");
+    assert_eq!(
+        cold.status.code(),
+        Some(0),
+        "the project's matrix matches its expectations"
+    );
+
+    let report = read_json(&json);
+    let cells = report["cells"].as_array().unwrap();
+    let kernels: Vec<&str> = cells.iter().map(|c| c["kernel"].as_str().unwrap()).collect();
+    assert_eq!(kernels, ["5.10", "6.1", "6.12", "7.2"]);
+    for c in cells {
+        assert_eq!(c["outcome"], "pass", "cell {}: {c:#}", c["id"]);
+        assert_eq!(c["cached"], false);
+        assert!(
+            c["tests"].as_array().unwrap().len() > 10,
+            "cell {} ran the suite",
+            c["id"]
+        );
+        assert!(
+            c["release"]
+                .as_str()
+                .unwrap()
+                .starts_with(c["kernel"].as_str().unwrap()),
+            "{c:#}"
+        );
+    }
+    // 5.10 has no bpf_loop: cgroup_events fails to load there, as the matrix expects.
+    let old = tests_of(&cells[0], "cgroup_events/");
+    assert!(!old.is_empty());
+    for t in &old {
+        assert_eq!(t["outcome"], "expected-fail", "{t:#}");
+        assert!(t["expectation"].as_str().unwrap().contains("5.17"), "{t:#}");
+    }
+    let load = old
+        .iter()
+        .find(|t| t["name"] == "cgroup_events/load")
+        .expect("a load test");
+    assert!(
+        load["log"].as_str().is_some_and(|l| !l.is_empty()),
+        "the verifier's reason is kept: {load:#}"
+    );
+    for c in &cells[1..] {
+        assert!(
+            tests_of(c, "cgroup_events/").iter().all(|t| t["outcome"] == "pass"),
+            "{c:#}"
+        );
+    }
+    assert!(table.contains("xfail"), "{table}");
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let suites: Vec<&str> = parsed.test_suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(suites, ["kernel 5.10", "kernel 6.1", "kernel 6.12", "kernel 7.2"]);
+    for (s, c) in parsed.test_suites.iter().zip(cells) {
+        assert_eq!(s.test_cases.len(), c["tests"].as_array().unwrap().len());
+        assert_eq!(s.failures + s.errors, 0);
+    }
+
+    // Warm: nothing changed, so nothing boots.
+    let json2 = out.join("warm.json");
+    let warm = orca(root, &["matrix", "run", "--json", json2.to_str().unwrap()]);
+    assert_eq!(warm.status.code(), Some(0));
+    let again = read_json(&json2);
+    for (a, b) in cells.iter().zip(again["cells"].as_array().unwrap()) {
+        assert_eq!(b["cached"], true, "{}", b["id"]);
+        assert_eq!((&a["outcome"], &a["tests"]), (&b["outcome"], &b["tests"]));
+    }
+    assert!(String::from_utf8_lossy(&warm.stdout).contains("4 cells (4 cached)"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Copies what a project is made of (specs and sources) into `dest`.
+fn copy_project(from: &Path, dest: &Path) {
+    for dir in ["configs", "ebpf"] {
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(from.join(dir))
+            .arg(dest)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+#[test]
+fn a_program_broken_on_purpose_turns_its_tests_red() {
+    if !can_run("a_program_broken_on_purpose_turns_its_tests_red") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let project = scratch("matrix-broken");
+    copy_project(Path::new(env!("CARGO_MANIFEST_DIR")), &project);
+    // Drop the IPv4 header's bounds check: clang is happy, the verifier is not.
+    let src = project.join("ebpf/xdp_blocklist.c");
+    let code = std::fs::read_to_string(&src).unwrap();
+    let check = "\tif ((void *)(ip + 1) > data_end)\n\t\treturn verdict(XDP_CNT_MALFORMED, len, XDP_DROP);\n";
+    assert!(
+        code.contains(check),
+        "the bounds check this test removes is no longer in xdp_blocklist.c"
+    );
+    std::fs::write(&src, code.replacen(check, "", 1)).unwrap();
+
+    let (junit, json) = (project.join("junit.xml"), project.join("results.json"));
+    let run = orca(
+        &project,
+        &[
+            "matrix",
+            "run",
+            "--kernel",
+            "6.12",
+            "--no-cache",
+            "--junit",
+            "junit.xml",
+            "--json",
+            "results.json",
+        ],
+    );
+    println!("{}", String::from_utf8_lossy(&run.stdout));
+    assert_eq!(run.status.code(), Some(1), "a failing test fails the run");
+
+    let report = read_json(&json);
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1);
+    assert_eq!(cells[0]["outcome"], "fail");
+    let xdp = tests_of(&cells[0], "xdp_blocklist/");
+    assert!(
+        !xdp.is_empty() && xdp.iter().all(|t| t["outcome"] == "fail"),
+        "{xdp:#?}"
+    );
+    let load = xdp.iter().find(|t| t["name"] == "xdp_blocklist/load").unwrap();
+    let log = load["log"].as_str().expect("the verifier log is kept");
+    assert!(
+        log.contains("invalid access to packet") || log.contains("outside of the packet"),
+        "{log}"
+    );
+    for other in ["tc_egress_policy/", "cgroup_events/"] {
+        assert!(
+            tests_of(&cells[0], other).iter().all(|t| t["outcome"] == "pass"),
+            "{other} stays green"
+        );
+    }
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(parsed.test_suites.len(), 1);
+    let case = parsed.test_suites[0]
+        .test_cases
+        .iter()
+        .find(|c| c.name.as_str() == "xdp_blocklist/load")
+        .unwrap();
+    match &case.status {
+        quick_junit::TestCaseStatus::NonSuccess { description, .. } => {
+            assert!(
+                description
+                    .as_ref()
+                    .unwrap()
+                    .as_str()
+                    .contains(log.lines().last().unwrap()),
+                "the JUnit failure carries the verifier log"
+            );
+        }
+        other => panic!("xdp_blocklist/load should fail in the JUnit: {other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&project);
+}
