@@ -249,5 +249,8 @@ fn offline_message_quotes_the_pinned_revision_nix_could_not_fetch() {
     let Some(nix) = nix_or_skip() else { return };
     let err = build_with(&nix, &root(), &plan()).unwrap_err();
     eprintln!("message: {err:#}");
-    assert!(err.to_string().contains("8fd9daa3db09ced9700431c5b7ad0e8ba199b575"), "{err:#}");
+    assert!(
+        err.to_string().contains("8fd9daa3db09ced9700431c5b7ad0e8ba199b575"),
+        "{err:#}"
+    );
 }

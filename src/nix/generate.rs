@@ -298,7 +298,7 @@ mod tests {
         let tc = &render(&sample_plan()).unwrap()[0].contents;
         let keys: Vec<&str> = tc
             .lines()
-            .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+            .filter_map(|l| l.trim().strip_prefix('"')?.split_once("\": ").map(|(k, _)| k))
             .collect();
         let mut sorted = keys.clone();
         sorted.sort();

@@ -15,6 +15,7 @@ use crate::error::Exit;
 use crate::fail;
 use crate::plan::{Cell, Expectation, KernelVersion};
 use crate::report::{CellResult, Outcome, TestResult};
+use crate::run::expect::{Expectations, Verdict, describe, outcome};
 
 /// Parses one cell's JUnit into its result. `cell` is the plan's cell the JUnit was built for and
 /// `expectations` the matrix's; `wall` is how long the cell took to build.
@@ -33,10 +34,11 @@ pub fn cell_result(xml: &str, cell: &Cell, expectations: &[Expectation], wall: D
             .map(|p| p.value.to_string())
     };
     let kernel = KernelVersion::parse(&cell.kernel);
+    let expectations = Expectations::new(expectations)?;
     let tests = suite
         .test_cases
         .iter()
-        .map(|case| test_result(case, expectations, kernel))
+        .map(|case| test_result(case, &expectations, kernel))
         .collect::<Result<Vec<_>>>()
         .with_context(|| format!("cell {}", cell.id))?;
     let outcome = Outcome::of_tests(tests.iter().map(|t| t.outcome));
@@ -63,7 +65,7 @@ fn failed_names(tests: &[TestResult]) -> Option<String> {
     (!failed.is_empty()).then(|| format!("failed: {}", failed.join(", ")))
 }
 
-fn test_result(case: &TestCase, expectations: &[Expectation], kernel: Option<KernelVersion>) -> Result<TestResult> {
+fn test_result(case: &TestCase, expectations: &Expectations, kernel: Option<KernelVersion>) -> Result<TestResult> {
     let name = case.name.to_string();
     let prop = |p: &str| {
         case.properties
@@ -83,8 +85,8 @@ fn test_result(case: &TestCase, expectations: &[Expectation], kernel: Option<Ker
         },
         Some(other) => return Err(fail!(Exit::Infra, "test {name:?}: unknown verdict {other:?}")),
     };
-    let expectation = kernel.and_then(|k| failing_on(expectations, &name, k));
-    let outcome = verdict.outcome(expectation.is_some());
+    let expectation = kernel.and_then(|k| expectations.failing_on(&name, k));
+    let outcome = outcome(verdict, expectation.is_some());
     if let Some(reported) = prop("orca.outcome")
         && reported != outcome_name(outcome)
     {
@@ -125,42 +127,6 @@ fn test_result(case: &TestCase, expectations: &[Expectation], kernel: Option<Ker
         log,
         expectation: expectation.map(describe),
     })
-}
-
-/// The suite's own verdict, before expectations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    Pass,
-    Fail,
-    Skip,
-}
-
-impl Verdict {
-    fn outcome(self, expected_to_fail: bool) -> Outcome {
-        match (self, expected_to_fail) {
-            (Verdict::Skip, _) => Outcome::Skip,
-            (Verdict::Pass, false) => Outcome::Pass,
-            (Verdict::Fail, false) => Outcome::Fail,
-            (Verdict::Fail, true) => Outcome::ExpectedFail,
-            (Verdict::Pass, true) => Outcome::UnexpectedPass,
-        }
-    }
-}
-
-/// The first expectation marking `test` as expected to fail on `kernel` (same rule as the native
-/// backend: kernel older than min_kernel and the glob matches).
-fn failing_on<'a>(expectations: &'a [Expectation], test: &str, kernel: KernelVersion) -> Option<&'a Expectation> {
-    expectations.iter().find(|e| {
-        KernelVersion::parse(&e.min_kernel).is_some_and(|min| kernel < min)
-            && glob::Pattern::new(&e.test).is_ok_and(|p| p.matches(test))
-    })
-}
-
-fn describe(e: &Expectation) -> String {
-    match &e.reason {
-        Some(r) if !r.is_empty() => format!("needs kernel >= {}: {r}", e.min_kernel),
-        _ => format!("needs kernel >= {}", e.min_kernel),
-    }
 }
 
 /// The kebab-case name `report::Outcome` serializes to, which cell_report.py writes.
