@@ -8,6 +8,7 @@ pub mod agent;
 pub mod build;
 pub mod cli;
 pub mod error;
+pub mod install;
 pub mod kernel;
 pub mod nix;
 pub mod paths;

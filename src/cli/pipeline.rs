@@ -1,5 +1,76 @@
-use super::PipelineRunArgs;
+//! `orca pipeline run [FILE]`: load the pipeline with the project's other specs, run it, report.
 
-pub fn run(_a: PipelineRunArgs) -> anyhow::Result<u8> {
-    Err(super::not_yet("orca pipeline run"))
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::PipelineRunArgs;
+use crate::error::usage;
+use crate::plan::resolve::normalise;
+use crate::run::pipeline::{self, Options};
+
+pub fn run(a: PipelineRunArgs) -> Result<u8> {
+    let root = crate::paths::project_root();
+    let file = a
+        .file
+        .clone()
+        .unwrap_or_else(|| root.join("configs/ebpf-test-pipeline.hcl"));
+    if !file.is_file() {
+        return Err(usage(
+            format!("no pipeline file at {}", file.display()),
+            "name one: orca pipeline run configs/my-pipeline.hcl",
+        ));
+    }
+    let plan = crate::plan::load_with_project(&root, std::slice::from_ref(&file))?;
+    let wanted = absolute(&file);
+    let Some(p) = plan.pipelines.iter().find(|p| absolute(&root.join(&p.file)) == wanted) else {
+        return Err(usage(
+            format!("{} declares no pipeline", file.display()),
+            "add a `pipeline { name = \"...\" stages = [ ... ] }` block to it",
+        ));
+    };
+    let opts = Options {
+        root: root.clone(),
+        from: a.from,
+        only: a.only,
+        jobs: a.jobs,
+        no_cache: a.report.no_cache,
+        accel: a.accel,
+        cache_dir: None,
+    };
+    let report = pipeline::run(&plan, p, &opts)?;
+    if let Some(dest) = &a.report.junit {
+        write(dest, &pipeline::junit::render(&report)?)?;
+    }
+    let json_on_stdout = a.report.json.as_deref() == Some(Path::new("-"));
+    if let Some(dest) = &a.report.json {
+        write(dest, &(serde_json::to_string_pretty(&report)? + "\n"))?;
+    }
+    let summary = pipeline::summary::render(&report);
+    if json_on_stdout {
+        eprint!("{summary}");
+    } else {
+        print!("{summary}");
+    }
+    crate::ui::status(format!(
+        "stage logs are in {}",
+        root.join("build/pipeline/logs").display()
+    ));
+    Ok(report.exit_code())
+}
+
+fn write(dest: &Path, text: &str) -> Result<()> {
+    if dest == Path::new("-") {
+        print!("{text}");
+        return Ok(());
+    }
+    crate::paths::write_atomic(dest, text.as_bytes())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        normalise(p)
+    } else {
+        normalise(&std::env::current_dir().unwrap_or_default().join(p))
+    }
 }

@@ -1,11 +1,51 @@
-use super::{InstallArgs, StatusArgs, UninstallArgs};
+//! `orca status`, `orca install`, `orca uninstall`.
 
-pub fn run(_a: StatusArgs) -> anyhow::Result<u8> {
-    Err(super::not_yet("orca status"))
+use anyhow::Result;
+
+use super::{InstallArgs, StatusArgs, UninstallArgs};
+use crate::install::{self, InstallOptions, What};
+
+pub fn run(a: StatusArgs) -> Result<u8> {
+    let root = crate::paths::project_root();
+    let status = install::status::gather(&root, &a.pin_dir, a.name.as_deref());
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", install::status::render(&status));
+    }
+    Ok(0)
 }
-pub fn install(_a: InstallArgs) -> anyhow::Result<u8> {
-    Err(super::not_yet("orca install"))
+
+pub fn install(a: InstallArgs) -> Result<u8> {
+    let root = crate::paths::project_root();
+    let objects = a.objects.unwrap_or_else(|| {
+        let out = crate::plan::load_project(&root)
+            .ok()
+            .and_then(|p| p.toolchain)
+            .map(|t| t.out_dir);
+        root.join(out.unwrap_or_else(|| "build/ebpf".into()))
+    });
+    let step = crate::ui::Step::start(format!("install {}", objects.display()));
+    let m = install::install(&InstallOptions {
+        objects,
+        pin_dir: a.pin_dir,
+        iface: a.iface,
+    })?;
+    let count = |w: What| m.pins.iter().filter(|p| p.what == w).count();
+    step.done(format!(
+        "loaded: {} programs, {} maps, {} links pinned under {}",
+        count(What::Program),
+        count(What::Map),
+        count(What::Link),
+        m.pin_dir.display()
+    ));
+    Ok(0)
 }
-pub fn uninstall(_a: UninstallArgs) -> anyhow::Result<u8> {
-    Err(super::not_yet("orca uninstall"))
+
+pub fn uninstall(a: UninstallArgs) -> Result<u8> {
+    match install::uninstall(&a.pin_dir)? {
+        Some(m) => crate::ui::status(format!("removed {} pins under {}", m.pins.len(), m.pin_dir.display())),
+        None => crate::ui::status(format!("nothing installed under {}", a.pin_dir.display())),
+    }
+    Ok(0)
 }

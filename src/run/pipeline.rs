@@ -16,6 +16,7 @@ mod files;
 mod host;
 pub mod junit;
 mod select;
+pub mod summary;
 mod view;
 mod vm;
 
@@ -110,7 +111,7 @@ pub fn run(plan: &Plan, pipeline: &Pipeline, opts: &Options) -> Result<Report> {
             if !s.dependencies.iter().all(|d| done.contains_key(d)) {
                 continue;
             }
-            match prepare(&ctx, s, selection.as_ref(), opts.no_cache, &done) {
+            match prepare(&ctx, pipeline, s, selection.as_ref(), opts.no_cache, &done) {
                 Ok(Prepared::Settled(d)) => {
                     view.finished(&d.result);
                     done.insert(name.clone(), d);
@@ -200,6 +201,7 @@ enum Prepared {
 /// Decides what becomes of a stage whose dependencies have all ended.
 fn prepare(
     ctx: &Ctx,
+    pipeline: &Pipeline,
     s: &Stage,
     sel: Option<&Selection>,
     no_cache: bool,
@@ -251,17 +253,17 @@ fn prepare(
         Ok(k) => k,
         Err(why) => return Ok(Prepared::Settled(settled(s, Outcome::Unavailable, why, None))),
     };
-    for d in &s.dependencies {
+    // A stage sees the artifacts of every stage before it, not only of its direct dependencies:
+    // `integration` after `unit` after `build` reads build's objects.
+    let ancestors = ancestors(pipeline, s);
+    let artifacts_of = |d: &str| done.get(d).and_then(|x| x.artifacts.as_deref()).unwrap_or_default();
+    for d in &ancestors {
         ctx.store
-            .restore(done[d].artifacts.as_deref().unwrap_or_default())
+            .restore(artifacts_of(d))
             .with_context(|| format!("restoring the artifacts of {d}"))?;
     }
     let inputs = files::expand(&ctx.root, &s.inputs, false).map_err(|e| anyhow::anyhow!("inputs: {e}"))?;
-    let deps: Vec<(&str, &[ArtifactFile])> = s
-        .dependencies
-        .iter()
-        .map(|d| (d.as_str(), done[d].artifacts.as_deref().unwrap_or_default()))
-        .collect();
+    let deps: Vec<(&str, &[ArtifactFile])> = ancestors.iter().map(|d| (d.as_str(), artifacts_of(d))).collect();
     let key = cache::stage_key(
         &ctx.plan,
         s,
@@ -416,6 +418,28 @@ fn stage_kernel(plan: &Plan, s: &Stage) -> Result<Option<String>, String> {
             .map(|k| Some(k.version.clone()))
             .ok_or_else(|| "no kernel in the catalog has a source for this host".to_string()),
     }
+}
+
+/// Every stage `s` depends on, directly or not, in the pipeline's order.
+fn ancestors(p: &Pipeline, s: &Stage) -> Vec<String> {
+    let mut found: Vec<&str> = Vec::new();
+    let mut todo: Vec<&str> = s.dependencies.iter().map(String::as_str).collect();
+    while let Some(n) = todo.pop() {
+        if !found.contains(&n) {
+            found.push(n);
+            todo.extend(
+                p.stages
+                    .iter()
+                    .filter(|x| x.name == n)
+                    .flat_map(|x| x.dependencies.iter().map(String::as_str)),
+            );
+        }
+    }
+    p.order
+        .iter()
+        .filter(|n| found.contains(&n.as_str()))
+        .cloned()
+        .collect()
 }
 
 fn place(s: &Stage, kernel: Option<&str>) -> String {
