@@ -200,7 +200,11 @@ fn not_run(cell: &Cell, outcome: Outcome, message: String) -> CellResult {
 }
 
 fn stops_the_run(e: &anyhow::Error) -> bool {
-    matches!(crate::error::exit_of(e), Exit::Interrupted) || e.chain().any(|c| c.to_string().contains(UNREACHABLE))
+    matches!(crate::error::exit_of(e), Exit::Interrupted)
+        || e.chain().any(|c| {
+            let m = c.to_string();
+            m.contains(UNREACHABLE) || m.contains(CLANG_PIN)
+        })
 }
 
 /// The cells the pinned nixpkgs cannot boot (check attribute → reason), from the flake.
@@ -231,6 +235,8 @@ pub fn out_path(json: &str) -> Result<PathBuf> {
 
 /// The start of the message for a Nix that cannot fetch its inputs.
 const UNREACHABLE: &str = "the nix backend cannot fetch nixpkgs";
+/// What nix/lib/resolve.nix says when the pinned nixpkgs lacks the pinned clang.
+const CLANG_PIN: &str = "configs/build.hcl pins clang";
 
 /// Turns a failed `nix` call into one message. Nix's own last lines are kept, since they say which
 /// derivation or attribute failed; the network case is recognised and said plainly.
@@ -263,6 +269,18 @@ pub fn explain(what: &str, stderr: &str, root: &Path) -> anyhow::Error {
                 "the nix backend needs network access (or a substituter holding the pinned nixpkgs); \
                  use the native backend here: --backend native",
             ),
+        );
+    }
+    // nix/lib/resolve.nix refuses a clang the pinned nixpkgs lacks; every cell would fail alike.
+    if let Some(line) = stderr.lines().find(|l| l.contains(CLANG_PIN)) {
+        let msg = line
+            .trim()
+            .trim_start_matches("error:")
+            .trim()
+            .trim_start_matches("orca: ");
+        return anyhow::Error::new(
+            Fail::new(Exit::Infra, format!("{what}: {msg}"))
+                .hint("see nix/README.md, \"The clang pin\"; the native backend is not affected (--backend native)"),
         );
     }
     if stderr.contains("does not provide attribute") {
@@ -325,6 +343,17 @@ mod tests {
                 .unwrap()
                 .contains("--backend native")
         );
+    }
+
+    #[test]
+    fn a_clang_the_pin_lacks_is_said_plainly() {
+        let stderr = "error: orca: configs/build.hcl pins clang 14, but nixpkgs 8fd9daa has no llvmPackages_14 (it has llvmPackages_18, llvmPackages_19).\n(use '--show-trace' to show detailed location information)\n";
+        let err = explain("nix build .#ebpf", stderr, Path::new("/p"));
+        assert_eq!(
+            err.to_string(),
+            "nix build .#ebpf: configs/build.hcl pins clang 14, but nixpkgs 8fd9daa has no llvmPackages_14 (it has llvmPackages_18, llvmPackages_19)."
+        );
+        assert!(stops_the_run(&err));
     }
 
     #[test]
