@@ -40,11 +40,11 @@ pub fn run(a: PipelineRunArgs) -> Result<u8> {
     };
     let report = pipeline::run(&plan, p, &opts)?;
     if let Some(dest) = &a.report.junit {
-        write(dest, &pipeline::junit::render(&report)?)?;
+        crate::report::write(dest, &pipeline::junit::render(&report)?)?;
     }
     let json_on_stdout = a.report.json.as_deref() == Some(Path::new("-"));
     if let Some(dest) = &a.report.json {
-        write(dest, &(serde_json::to_string_pretty(&report)? + "\n"))?;
+        crate::report::write(dest, &crate::report::json::render(&report))?;
     }
     let summary = pipeline::summary::render(&report);
     if json_on_stdout {
@@ -57,14 +57,6 @@ pub fn run(a: PipelineRunArgs) -> Result<u8> {
         root.join("build/pipeline/logs").display()
     ));
     Ok(report.exit_code())
-}
-
-fn write(dest: &Path, text: &str) -> Result<()> {
-    if dest == Path::new("-") {
-        print!("{text}");
-        return Ok(());
-    }
-    crate::paths::write_atomic(dest, text.as_bytes())
 }
 
 fn absolute(p: &Path) -> PathBuf {
