@@ -5,6 +5,7 @@
 //! images, kernels and VMs are not spec errors (the spec may be right and the host lacking), so
 //! they become `unresolved` entries and unavailable cells.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use super::types::*;
@@ -94,14 +95,12 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
         name: "host".into(),
         kind: ImageKind::Host,
     }];
-    for i in &specs.images {
-        if plan.images.iter().all(|x| x.name != i.name.value) {
-            plan.images.push(Image {
-                name: i.name.value.clone(),
-                kind: ImageKind::Host,
-            });
-        }
-    }
+    // The spec layer refuses duplicate images; only a declared `host` repeats the builtin.
+    let declared = specs.images.iter().filter(|i| i.name.value != "host");
+    plan.images.extend(declared.map(|i| Image {
+        name: i.name.value.clone(),
+        kind: ImageKind::Host,
+    }));
 
     plan.vms = specs
         .vms
@@ -154,13 +153,72 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
         })
         .collect();
 
-    resolve_matrix(specs, &mut plan, &rel);
-    resolve_pipelines(specs, &mut plan, &rel);
-    collect_unresolved(&mut plan);
+    let index = Index::new(&plan);
+    resolve_matrix(specs, &mut plan, &index, &rel);
+    resolve_pipelines(specs, &mut plan, &index, &rel);
+    collect_unresolved(&mut plan, &index);
     plan
 }
 
-fn resolve_matrix(specs: &Specs, plan: &mut Plan, rel: &dyn Fn(&Path) -> PathBuf) {
+/// Name lookups over the catalog and VMs, so that resolution stays linear in the specs' size.
+struct Index {
+    images: HashSet<String>,
+    /// Kernel version → whether the catalog has a source for it.
+    kernels: HashMap<String, bool>,
+    /// VM name → its kernel.
+    vms: HashMap<String, Option<String>>,
+    newest: Option<String>,
+}
+
+impl Index {
+    fn new(plan: &Plan) -> Index {
+        Index {
+            images: plan.images.iter().map(|i| i.name.clone()).collect(),
+            kernels: plan
+                .kernels
+                .iter()
+                .map(|k| (k.version.clone(), !k.sources.is_empty()))
+                .collect(),
+            vms: plan.vms.iter().map(|v| (v.name.clone(), v.kernel.clone())).collect(),
+            newest: plan.newest_kernel().map(|k| k.version.clone()),
+        }
+    }
+
+    /// Why an image cannot be used here, if it cannot.
+    fn image_problem(&self, image: &str) -> Option<String> {
+        if self.images.contains(image) {
+            return None;
+        }
+        Some(format!(
+            "image \"{image}\" is not declared; add image \"{image}\" {{ type = \"host\" }} or use image = \"host\""
+        ))
+    }
+
+    /// Why a kernel cannot be booted here, if it cannot.
+    fn kernel_problem(&self, version: &str) -> Option<String> {
+        match self.kernels.get(version) {
+            None if self.kernels.is_empty() => Some(format!(
+                "kernel {version} is not in the kernel catalog (no catalog loaded: add configs/kernels.hcl)"
+            )),
+            None => Some(format!(
+                "kernel {version} is not in the kernel catalog; add kernel \"{version}\" {{ ... }} to configs/kernels.hcl"
+            )),
+            Some(false) => Some(format!(
+                "kernel {version} has no source in the catalog; pin one with `orca kernel pin {version} --debian PACKAGE`"
+            )),
+            Some(true) => None,
+        }
+    }
+
+    fn vm_problem(&self, name: &str) -> Option<String> {
+        let reason = format!(
+            "VM \"{name}\" is not declared in the specs loaded; add the spec file that declares vm {{ name = \"{name}\" }}"
+        );
+        (!self.vms.contains_key(name)).then_some(reason)
+    }
+}
+
+fn resolve_matrix(specs: &Specs, plan: &mut Plan, index: &Index, rel: &dyn Fn(&Path) -> PathBuf) {
     let Some(m) = specs.matrices.first() else { return };
     let test = TestSpec {
         parallel: m.test.parallel.unwrap_or(true),
@@ -180,7 +238,9 @@ fn resolve_matrix(specs: &Specs, plan: &mut Plan, rel: &dyn Fn(&Path) -> PathBuf
     };
     let mut cells = Vec::new();
     for e in &m.entries {
-        let unavailable = image_problem(plan, &e.image.value).or_else(|| kernel_problem(plan, &e.kernel.value));
+        let unavailable = index
+            .image_problem(&e.image.value)
+            .or_else(|| index.kernel_problem(&e.kernel.value));
         for (i, command) in test.commands.iter().enumerate() {
             cells.push(Cell {
                 id: format!("{}/{}", e.name.value, i),
@@ -199,7 +259,7 @@ fn resolve_matrix(specs: &Specs, plan: &mut Plan, rel: &dyn Fn(&Path) -> PathBuf
     });
 }
 
-fn resolve_pipelines(specs: &Specs, plan: &mut Plan, rel: &dyn Fn(&Path) -> PathBuf) {
+fn resolve_pipelines(specs: &Specs, plan: &mut Plan, index: &Index, rel: &dyn Fn(&Path) -> PathBuf) {
     for p in &specs.pipelines {
         let stages: Vec<Stage> = p
             .stages
@@ -211,8 +271,8 @@ fn resolve_pipelines(specs: &Specs, plan: &mut Plan, rel: &dyn Fn(&Path) -> Path
                     s.kernel
                         .as_ref()
                         .map(|k| k.value.clone())
-                        .or_else(|| plan.vm(vm).and_then(|v| v.kernel.clone()))
-                        .or_else(|| plan.newest_kernel().map(|k| k.version.clone()))
+                        .or_else(|| index.vms.get(vm).cloned().flatten())
+                        .or_else(|| index.newest.clone())
                 });
                 Stage {
                     name: s.name.value.clone(),
@@ -226,12 +286,13 @@ fn resolve_pipelines(specs: &Specs, plan: &mut Plan, rel: &dyn Fn(&Path) -> Path
                 }
             })
             .collect();
+        let by_name: HashMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
         let deps: Vec<Vec<usize>> = stages
             .iter()
             .map(|s| {
                 s.dependencies
                     .iter()
-                    .filter_map(|d| stages.iter().position(|x| &x.name == d))
+                    .filter_map(|d| by_name.get(d.as_str()).copied())
                     .collect()
             })
             .collect();
@@ -247,49 +308,22 @@ fn resolve_pipelines(specs: &Specs, plan: &mut Plan, rel: &dyn Fn(&Path) -> Path
     }
 }
 
-/// Why an image cannot be used here, if it cannot.
-fn image_problem(plan: &Plan, image: &str) -> Option<String> {
-    if plan.images.iter().any(|i| i.name == image) {
-        return None;
-    }
-    Some(format!(
-        "image \"{image}\" is not declared; add image \"{image}\" {{ type = \"host\" }} or use image = \"host\""
-    ))
-}
-
-/// Why a kernel cannot be booted here, if it cannot.
-fn kernel_problem(plan: &Plan, version: &str) -> Option<String> {
-    match plan.kernel(version) {
-        None if plan.kernels.is_empty() => Some(format!(
-            "kernel {version} is not in the kernel catalog (no catalog loaded: add configs/kernels.hcl)"
-        )),
-        None => Some(format!(
-            "kernel {version} is not in the kernel catalog; add kernel \"{version}\" {{ ... }} to configs/kernels.hcl"
-        )),
-        Some(k) if k.sources.is_empty() => Some(format!(
-            "kernel {version} has no source in the catalog; pin one with `orca kernel pin {version} --debian PACKAGE`"
-        )),
-        Some(_) => None,
-    }
-}
-
 /// Lists every image, kernel and VM the plan names but cannot resolve, once each.
-fn collect_unresolved(plan: &mut Plan) {
+fn collect_unresolved(plan: &mut Plan, index: &Index) {
     let mut out: Vec<Unresolved> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut add = |what: String, reason: Option<String>| {
         if let Some(reason) = reason
-            && out.iter().all(|u| u.what != what)
+            && seen.insert(what.clone())
         {
             out.push(Unresolved { what, reason });
         }
     };
-    let vm_problem = |name: &str| {
-        (plan.vm(name).is_none()).then(|| format!("VM \"{name}\" is not declared in the specs loaded; add the spec file that declares vm {{ name = \"{name}\" }}"))
-    };
+    let vm_problem = |name: &str| index.vm_problem(name);
     for v in &plan.vms {
-        add(format!("image {}", v.image), image_problem(plan, &v.image));
+        add(format!("image {}", v.image), index.image_problem(&v.image));
         if let Some(k) = &v.kernel {
-            add(format!("kernel {k}"), kernel_problem(plan, k));
+            add(format!("kernel {k}"), index.kernel_problem(k));
         }
     }
     if let Some(m) = &plan.matrix {
@@ -297,8 +331,8 @@ fn collect_unresolved(plan: &mut Plan) {
             add(format!("vm {vm}"), vm_problem(vm));
         }
         for c in &m.cells {
-            add(format!("image {}", c.image), image_problem(plan, &c.image));
-            add(format!("kernel {}", c.kernel), kernel_problem(plan, &c.kernel));
+            add(format!("image {}", c.image), index.image_problem(&c.image));
+            add(format!("kernel {}", c.kernel), index.kernel_problem(&c.kernel));
         }
     }
     for p in &plan.pipelines {
@@ -306,7 +340,7 @@ fn collect_unresolved(plan: &mut Plan) {
             let Some(vm) = &s.vm else { continue };
             add(format!("vm {vm}"), vm_problem(vm));
             match &s.kernel {
-                Some(k) => add(format!("kernel {k}"), kernel_problem(plan, k)),
+                Some(k) => add(format!("kernel {k}"), index.kernel_problem(k)),
                 None => add(
                     format!("kernel for stage {}", s.name),
                     Some(format!(

@@ -1,15 +1,17 @@
 //! Checks across files: names that must be unique among all the specs loaded together.
 
+use std::collections::HashMap;
+
 use super::diag::{Diagnostic, Loc};
 use super::model::Specs;
 
 /// Reports every name declared twice, at the second declaration, naming the first.
 pub fn check(specs: &Specs, diags: &mut Vec<Diagnostic>) {
     let mut report = |what: &str, items: Vec<(&str, &Loc)>, hint: &str| {
-        let mut seen: Vec<(&str, &Loc)> = Vec::new();
+        let mut seen: HashMap<&str, &Loc> = HashMap::new();
         for (name, loc) in items {
-            match seen.iter().find(|(n, _)| *n == name) {
-                Some((_, first)) => {
+            match seen.get(name) {
+                Some(first) => {
                     let f = &specs.files[first.file];
                     let (line, col) = f.line_col(first.span.start);
                     let msg = format!(
@@ -23,7 +25,9 @@ pub fn check(specs: &Specs, diags: &mut Vec<Diagnostic>) {
                         Some(hint.to_string()),
                     ));
                 }
-                None => seen.push((name, loc)),
+                None => {
+                    seen.insert(name, loc);
+                }
             }
         }
     };

@@ -99,8 +99,10 @@ pub fn render_all(diags: &[Diagnostic]) -> String {
 
 /// The nearest of `candidates` to `word`, if near enough to be a likely typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // Bounded, so that many unknown names among many candidates stay cheap.
     candidates
         .into_iter()
+        .take(2000)
         .map(|c| (strsim::jaro_winkler(word, c), c))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))

@@ -34,7 +34,8 @@ pub fn load(inputs: &[Input]) -> (Specs, Vec<Diagnostic>) {
     for (i, input) in inputs.iter().enumerate() {
         let src = match SourceFile::read(&input.path, input.display.clone()) {
             Ok(src) => src,
-            Err((src, problem)) => {
+            Err(failed) => {
+                let (src, problem) = *failed;
                 let end = problem.offset + 1;
                 diags.push(Diagnostic::at(
                     &src,
@@ -54,6 +55,6 @@ pub fn load(inputs: &[Input]) -> (Specs, Vec<Diagnostic>) {
     }
     check::check(&specs, &mut diags);
     let order = |d: &Diagnostic| inputs.iter().position(|i| i.display == d.file).unwrap_or(usize::MAX);
-    diags.sort_by(|a, b| (order(a), a.line, a.column).cmp(&(order(b), b.line, b.column)));
+    diags.sort_by_key(|d| (order(d), d.line, d.column));
     (specs, diags)
 }

@@ -265,3 +265,24 @@ pub struct StageSpec {
     pub inputs: Vec<String>,
     pub timeout_secs: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key the reader accepts is documented in docs/specs.md, written as `key`.
+    #[test]
+    fn every_key_is_documented() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/specs.md");
+        let doc = std::fs::read_to_string(path).expect("docs/specs.md");
+        let mut missing = Vec::new();
+        for (kind, keys) in KEYS {
+            for key in *keys {
+                if !doc.contains(&format!("`{key}`")) && !doc.contains(&format!("`{key} ")) {
+                    missing.push(format!("{kind}.{key}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "keys missing from docs/specs.md: {missing:?}");
+    }
+}

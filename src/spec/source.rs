@@ -47,7 +47,7 @@ impl SourceFile {
 
     /// Reads a file, refusing oversized files and text that is not UTF-8. On failure the returned
     /// file holds whatever valid text preceded the problem, so the problem can still be located.
-    pub fn read(path: &Path, display: String) -> Result<SourceFile, (SourceFile, ReadProblem)> {
+    pub fn read(path: &Path, display: String) -> Result<SourceFile, Box<(SourceFile, ReadProblem)>> {
         let empty = || SourceFile::new(path.to_path_buf(), display.clone(), String::new());
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
@@ -57,14 +57,14 @@ impl SourceFile {
                 } else {
                     "check the file's permissions"
                 };
-                return Err((
+                return Err(Box::new((
                     empty(),
                     ReadProblem {
                         offset: 0,
                         message: format!("cannot read: {e}"),
                         hint: hint.into(),
                     },
-                ));
+                )));
             }
         };
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -77,40 +77,40 @@ impl SourceFile {
             } else {
                 "this is a directory, not a spec file".to_string()
             };
-            return Err((
+            return Err(Box::new((
                 empty(),
                 ReadProblem {
                     offset: 0,
                     message,
                     hint: "pass the .hcl spec files themselves".into(),
                 },
-            ));
+            )));
         }
         let mut bytes = Vec::with_capacity(len as usize);
         // Read at most one byte past the limit: a file that grows while being read is still refused.
         if let Err(e) = file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
-            return Err((
+            return Err(Box::new((
                 empty(),
                 ReadProblem {
                     offset: 0,
                     message: format!("cannot read: {e}"),
                     hint: "check the file".into(),
                 },
-            ));
+            )));
         }
         if bytes.len() as u64 > MAX_FILE_BYTES {
             let message = format!(
                 "the file is over {} bytes (8 MiB), the limit for spec files",
                 MAX_FILE_BYTES
             );
-            return Err((
+            return Err(Box::new((
                 empty(),
                 ReadProblem {
                     offset: 0,
                     message,
                     hint: "pass the .hcl spec files themselves".into(),
                 },
-            ));
+            )));
         }
         match String::from_utf8(bytes) {
             Ok(text) => Ok(SourceFile::new(path.to_path_buf(), display, text)),
@@ -121,14 +121,14 @@ impl SourceFile {
                 let text = String::from_utf8_lossy(&bytes[..at]).into_owned();
                 let message = format!("the file is not UTF-8 text (byte 0x{byte:02x})");
                 let hint = "spec files are HCL text; is this the right file?".to_string();
-                Err((
+                Err(Box::new((
                     SourceFile::new(path.to_path_buf(), display, text),
                     ReadProblem {
                         offset: at,
                         message,
                         hint,
                     },
-                ))
+                )))
             }
         }
     }

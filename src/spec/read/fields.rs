@@ -500,6 +500,11 @@ impl<'t> Fields<'t> {
         })
     }
 
+    /// Where `key` is written (its first occurrence).
+    pub fn key(&self, key: &str) -> Option<&'t Word> {
+        self.entries.iter().find(|(w, _)| w.text == key).map(|(w, _)| *w)
+    }
+
     /// The blocks named `key`, in order.
     pub fn blocks(&self, key: &str) -> Vec<&'t Block> {
         self.entries

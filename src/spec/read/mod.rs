@@ -37,7 +37,7 @@ pub fn read_file(file: usize, src: &SourceFile, body: &Body, out: &mut Specs, di
     );
     match top.get("schema_version") {
         None => cx.error(
-            0..0,
+            first_item(body),
             "this file has no `schema_version`",
             format!("add `schema_version = \"{SCHEMA_VERSION}\"` at the top"),
         ),
@@ -109,4 +109,9 @@ fn read_variables(cx: &mut Cx, top: &Fields) {
         }
         cx.vars.insert(name.text, Var { default });
     }
+}
+
+/// Where a missing top-level key is reported: the file's first item, else its start.
+fn first_item(body: &Body) -> std::ops::Range<usize> {
+    body.items.first().map(|i| i.key().span.clone()).unwrap_or(0..0)
 }

@@ -1,5 +1,7 @@
 //! `pipeline { name stages = [ { name vm kernel commands artifacts dependencies inputs timeout } ] }`.
 
+use std::collections::HashMap;
+
 use super::fields::{At, Cx, Fields};
 use crate::spec::graph::find_cycle;
 use crate::spec::model::{PipelineSpec, StageSpec};
@@ -24,6 +26,7 @@ pub fn read(cx: &mut Cx, b: &Block) -> Option<PipelineSpec> {
         );
     }
     let mut stages: Vec<StageSpec> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for item in &items {
         let Kind::Object(attrs) = &item.kind else {
             let msg = format!("each stage must be an object, found {}", item.kind.type_name());
@@ -37,8 +40,8 @@ pub fn read(cx: &mut Cx, b: &Block) -> Option<PipelineSpec> {
         let Some(stage) = read_stage(cx, &Fields::object("stage", item.span.clone(), attrs)) else {
             continue;
         };
-        if let Some(first) = stages.iter().find(|s| s.name.value == stage.name.value) {
-            let line = cx.line_of(&first.name.loc.span);
+        if let Some(&first) = seen.get(&stage.name.value) {
+            let line = cx.line_of(&stages[first].name.loc.span);
             cx.error(
                 stage.name.loc.span.clone(),
                 format!("two stages are named \"{}\" (first at line {line})", stage.name.value),
@@ -46,6 +49,7 @@ pub fn read(cx: &mut Cx, b: &Block) -> Option<PipelineSpec> {
             );
             continue;
         }
+        seen.insert(stage.name.value.clone(), stages.len());
         stages.push(stage);
     }
     check_dependencies(cx, &stages);
@@ -142,7 +146,12 @@ fn globs(cx: &mut Cx, e: &Expr, what: &str) -> Option<Vec<String>> {
 
 /// Reports dependencies on unknown stages and dependency cycles (naming the cycle).
 fn check_dependencies(cx: &mut Cx, stages: &[StageSpec]) {
-    let index = |n: &str| stages.iter().position(|s| s.name.value == n);
+    let by_name: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.value.as_str(), i))
+        .collect();
+    let index = |n: &str| by_name.get(n).copied();
     let mut deps: Vec<Vec<usize>> = Vec::with_capacity(stages.len());
     for s in stages {
         let mut d = Vec::new();

@@ -88,7 +88,7 @@ fn element_span(e: &Expr, i: usize) -> std::ops::Range<usize> {
 
 fn read_mounts(cx: &mut Cx, e: &Expr) -> Vec<MountSpec> {
     let mut out = Vec::new();
-    let mut destinations: Vec<(String, usize)> = Vec::new();
+    let mut destinations: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for item in cx.list(e, "mounts").unwrap_or_default() {
         let Kind::Object(attrs) = &item.kind else {
             let msg = format!("each mount must be an object, found {}", item.kind.type_name());
@@ -117,22 +117,23 @@ fn read_mounts(cx: &mut Cx, e: &Expr) -> Vec<MountSpec> {
         let dest_expr = f.require(cx, "destination", "destination = \"/path/in/guest\"");
         let destination = dest_expr.and_then(|d| cx.guest_path(d, "destination"));
         if let (Some(d), Some(de)) = (&destination, dest_expr) {
-            if let Some((_, line)) = destinations.iter().find(|(x, _)| x == d) {
+            if let Some(line) = destinations.get(d) {
                 let msg = format!("two mounts share the destination \"{d}\" (first at line {line})");
                 cx.error(de.span.clone(), msg, "give each mount its own destination");
             }
-            destinations.push((d.clone(), cx.line_of(&de.span)));
+            let line = cx.line_of(&de.span);
+            destinations.entry(d.clone()).or_insert(line);
         }
         match kind.as_deref() {
             Some("tmpfs") => {
-                if let Some(s) = f.get("source") {
+                if let Some(s) = f.key("source") {
                     cx.error(
                         s.span.clone(),
                         "a tmpfs mount has no `source`",
                         "remove `source`, or drop `type = \"tmpfs\"` to share a host folder",
                     );
                 }
-                if let Some(r) = f.get("readonly") {
+                if let Some(r) = f.key("readonly") {
                     cx.error(
                         r.span.clone(),
                         "a tmpfs mount is always writable; `readonly` does not apply",
@@ -148,7 +149,7 @@ fn read_mounts(cx: &mut Cx, e: &Expr) -> Vec<MountSpec> {
                 }
             }
             Some(_) => {
-                if let Some(s) = f.get("size") {
+                if let Some(s) = f.key("size") {
                     cx.error(
                         s.span.clone(),
                         "only a tmpfs mount has a `size`",

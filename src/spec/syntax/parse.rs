@@ -380,6 +380,7 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(b']') => break,
                 None => return err(open, "this list is never closed", Some("add the closing `]`")),
+                Some(b'}' | b')') => return self.unclosed_list(open),
                 _ => {}
             }
             items.push(self.value()?);
@@ -389,6 +390,7 @@ impl<'a> Parser<'a> {
                 Some(b',') => self.pos += 1,
                 Some(b']') => break,
                 None => return err(open, "this list is never closed", Some("add the closing `]`")),
+                Some(b'}' | b')') => return self.unclosed_list(open),
                 _ => {
                     return err(
                         self.here(),
@@ -401,6 +403,13 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         self.depth -= 1;
         Ok(Kind::Array(items))
+    }
+
+    /// A list closed by the wrong bracket: reported at its `[`, naming what was found where.
+    fn unclosed_list<T>(&self, open: Span) -> Result<T> {
+        let line = self.text[..self.pos].matches('\n').count() + 1;
+        let msg = format!("this list is never closed (found {} on line {line})", self.found());
+        err(open, msg, Some("add the closing `]`"))
     }
 
     fn object(&mut self) -> Result<Kind> {

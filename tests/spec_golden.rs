@@ -1,0 +1,152 @@
+//! Every valid spec in `tests/specs/valid/` passes `orca validate`, and `orca plan --json` on it
+//! matches the golden `*.plan.json` beside it. `UPDATE_GOLDEN=1 cargo test --test spec_golden`
+//! rewrites the golden files (review the diff before committing).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const ORCA: &str = env!("CARGO_BIN_EXE_orca");
+
+fn valid_specs() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("tests/specs/valid")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hcl"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn orca(args: &[&str]) -> std::process::Output {
+    // Variables may be overridden from the environment; keep the goldens independent of it.
+    let mut cmd = Command::new(ORCA);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ORCA_VAR_")) {
+        cmd.env_remove(k);
+    }
+    cmd.args(args).output().expect("running orca")
+}
+
+#[test]
+fn valid_specs_validate_and_match_their_golden_plans() {
+    let files = valid_specs();
+    assert!(files.len() >= 12, "only {} valid specs", files.len());
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for f in &files {
+        let path = f.to_str().unwrap();
+        let v = orca(&["validate", path]);
+        if v.status.code() != Some(0) {
+            failures.push(format!(
+                "{path}: orca validate exited {:?}:\n{}",
+                v.status.code(),
+                String::from_utf8_lossy(&v.stderr)
+            ));
+            continue;
+        }
+        let p = orca(&["plan", "--json", path]);
+        if p.status.code() != Some(0) {
+            failures.push(format!(
+                "{path}: orca plan exited {:?}:\n{}",
+                p.status.code(),
+                String::from_utf8_lossy(&p.stderr)
+            ));
+            continue;
+        }
+        let actual = String::from_utf8(p.stdout).unwrap();
+        let plan: serde_json::Value = serde_json::from_str(&actual).expect("plan --json is JSON");
+        assert_eq!(plan["files"][0], path, "plan files are project-relative");
+        let golden = f.with_extension("plan.json");
+        if update {
+            std::fs::write(&golden, &actual).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&golden) {
+            Ok(expected) if expected == actual => {}
+            Ok(expected) => failures.push(format!(
+                "{path}: plan differs from {}:\n{}",
+                golden.display(),
+                diff(&expected, &actual)
+            )),
+            Err(_) => failures.push(format!(
+                "{path}: no golden {} (run with UPDATE_GOLDEN=1)",
+                golden.display()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The lines that differ, for a readable failure.
+fn diff(expected: &str, actual: &str) -> String {
+    let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..e.len().max(a.len()) {
+        let (x, y) = (e.get(i).copied().unwrap_or(""), a.get(i).copied().unwrap_or(""));
+        if x != y {
+            out.push(format!("line {}:\n  - {x}\n  + {y}", i + 1));
+        }
+        if out.len() >= 10 {
+            break;
+        }
+    }
+    out.join("\n")
+}
+
+#[test]
+fn the_human_plan_says_what_cannot_be_resolved() {
+    let p = orca(&["plan", "tests/specs/valid/matrix-unresolved.hcl"]);
+    let out = String::from_utf8_lossy(&p.stdout);
+    assert_eq!(p.status.code(), Some(0));
+    assert!(out.contains("Cannot be resolved here (4):"), "{out}");
+    assert!(out.contains("kernel 5.15"), "{out}");
+    assert!(out.contains("image ubuntu-22.04"), "{out}");
+    assert!(out.contains("UNAVAILABLE"), "{out}");
+}
+
+#[test]
+fn the_project_specs_are_valid() {
+    let v = orca(&["validate"]);
+    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stderr));
+    let p = orca(&["plan", "--json"]);
+    assert_eq!(p.status.code(), Some(0), "{}", String::from_utf8_lossy(&p.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
+    let names = |key: &str, field: &str| -> Vec<String> {
+        plan[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names("programs", "name"),
+        ["xdp_blocklist", "tc_egress_policy", "cgroup_events"]
+    );
+    assert!(names("vms", "name").contains(&"ebpf-test".to_string()));
+    assert!(names("vms", "name").contains(&"ebpf-builder".to_string()));
+    let cells: Vec<&str> = plan["matrix"]["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kernel"].as_str().unwrap())
+        .collect();
+    assert_eq!(cells, ["5.10", "6.1", "6.12", "7.2"]);
+    let order: Vec<&str> = plan["pipelines"][0]["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["build", "unit", "integration", "performance"]);
+}
+
+#[test]
+fn spec_errors_make_plan_exit_2_with_the_diagnostics() {
+    let p = orca(&["plan", "tests/specs/invalid/dependency-cycle.hcl"]);
+    let err = String::from_utf8_lossy(&p.stderr);
+    assert_eq!(p.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("tests/specs/invalid/dependency-cycle.hcl:6:54: error: dependency cycle: a -> b -> c -> a"),
+        "{err}"
+    );
+}

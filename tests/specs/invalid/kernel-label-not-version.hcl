@@ -1,0 +1,3 @@
+# expect: 3:8: not a kernel version
+schema_version = "1.0"
+kernel "latest" {}

@@ -1,0 +1,4 @@
+# expect: 2:1: no `schema_version`
+vm {
+  name = "t"
+}

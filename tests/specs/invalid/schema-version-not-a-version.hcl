@@ -1,0 +1,2 @@
+# expect: 2:18: not a kernel version
+schema_version = "one"

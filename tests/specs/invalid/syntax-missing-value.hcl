@@ -1,0 +1,7 @@
+# expect: 5:11: expected a value
+schema_version = "1.0"
+vm {
+  name = "t"
+  image = 
+
+}

@@ -1,0 +1,6 @@
+# expect: 5:12: unknown BPF target
+schema_version = "1.0"
+toolchain {
+  clang_version = "14"
+  target = "x86"
+}
