@@ -67,7 +67,8 @@ pub struct Prepared {
     pub id: String,
     /// The unpacked tree (see `unpack` for its layout).
     pub tree: PathBuf,
-    /// The verified parts in the cache (`.deb` files or a bare image), in catalog order.
+    /// The verified parts in the cache (`.deb` files or a bare image), in catalog order. Only
+    /// those still cached: the tree is all a boot needs, so parts may be removed after unpacking.
     pub parts: Vec<PathBuf>,
     /// Module name → packaged file (under `modules_dir`).
     pub modules: std::collections::BTreeMap<String, PathBuf>,
@@ -117,7 +118,7 @@ pub fn prepare_in(kernel: &plan::Kernel, root: &Path) -> Result<Prepared> {
     let manifest = match unpack::read_manifest(&tree) {
         Ok(m) => m,
         Err(_) => {
-            let _lock = lock::exclusive(&tree.with_extension("lock"))?;
+            let _lock = lock::exclusive(&crate::paths::cache_dir("kernels")?.join("locks").join(&id))?;
             match unpack::read_manifest(&tree) {
                 Ok(m) => m, // another orca finished it while we waited
                 Err(_) => build_tree(kernel, root, &tree)?,
@@ -140,15 +141,10 @@ pub fn prepare_in(kernel: &plan::Kernel, root: &Path) -> Result<Prepared> {
             )),
         ));
     }
-    let parts = kernel
-        .sources
-        .iter()
-        .map(|s| {
-            fetch::cached(s.sha256())?
-                .with_context(|| format!("kernel {v}: part {} left the cache", fetch::describe(s)))
-        })
-        .collect::<Result<Vec<_>>>()
-        .unwrap_or_default();
+    let mut parts = Vec::new();
+    for s in &kernel.sources {
+        parts.extend(fetch::cached(s.sha256())?);
+    }
     let modules_dir = tree.join(&manifest.modules_dir);
     let config = match &manifest.config {
         Some(c) => Kconfig::read(&tree.join(c))?,
