@@ -210,3 +210,34 @@ fn an_unknown_stage_name_is_a_usage_error() {
     let out = p.orca(&["--from", "unit", "--only", "lint"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn ctrl_c_ends_every_stage_and_leaves_nothing_running() {
+    let p = Project::new("slow.hcl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["pipeline", "run", "configs/pipeline.hcl"])
+        .current_dir(p.dir.path())
+        .env("ORCA_CACHE_DIR", p.cache.path())
+        .env("CI", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !(p.path("a.started").exists() && p.path("b.started").exists()) {
+        assert!(start.elapsed().as_secs() < 30, "the stages never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("sleep 3600.25"))
+        .collect();
+    assert!(left.is_empty(), "still running: {left:?}");
+}

@@ -40,6 +40,10 @@ pub fn run(commands: &[String], root: &Path, env: &[(String, String)], log: &mut
         let ran = run_one(command, root, env, log, deadline);
         let ran = match ran {
             Ok(Some(0)) => continue,
+            // Ctrl-C killed the command's group: say so rather than blame the command.
+            Ok(_) if crate::process::interrupted() => {
+                Ran::new(Outcome::Error, format!("command {} `{command}` was interrupted", i + 1))
+            }
             Ok(code) => Ran::new(
                 Outcome::Fail,
                 format!(
