@@ -10,7 +10,6 @@
 //! Only suite cells are cached. A plain command may read anything in the project, so orca cannot
 //! know its inputs and always runs it.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -86,21 +85,9 @@ impl<'a> KeyInputs<'a> {
     }
 }
 
-/// The sha256 of a file's bytes, streamed.
+/// The sha256 of a file's bytes.
 pub fn file_sha256(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    crate::build::hash::file_sha256(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// One digest over several files: each file's name (as given) and the sha256 of its bytes, in
@@ -158,6 +145,34 @@ impl ResultCache {
         }
         let json = serde_json::to_vec_pretty(result)?;
         crate::paths::write_atomic(&self.path(key), &json)
+    }
+
+    /// The sha256 of the orca binary, remembered under its path, size, inode and modification
+    /// time (in `file-hashes/` beside the results, where the pipeline keeps its memo too), so that
+    /// a warm run does not re-read a binary that a debug build makes 100 MiB large.
+    pub fn binary_sha256(&self, path: &Path) -> Result<String> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        let id = format!(
+            "{} {} {} {} {}",
+            path.display(),
+            meta.len(),
+            meta.ino(),
+            meta.mtime(),
+            meta.mtime_nsec()
+        );
+        let memo = self
+            .dir
+            .join("file-hashes")
+            .join(crate::build::hash::sha256(id.as_bytes()));
+        if let Ok(h) = std::fs::read_to_string(&memo)
+            && h.len() == 64
+        {
+            return Ok(h);
+        }
+        let h = file_sha256(path)?;
+        crate::paths::write_atomic(&memo, h.as_bytes())?;
+        Ok(h)
     }
 }
 
@@ -269,5 +284,22 @@ mod tests {
         assert!(cache.get("k2").is_none());
         std::fs::write(d.path().join("k3.json"), b"{torn").unwrap();
         assert!(cache.get("k3").is_none(), "a damaged entry is a miss");
+    }
+
+    #[test]
+    fn the_binary_hash_is_remembered_until_the_binary_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = ResultCache::at(d.path().join("results"));
+        let bin = d.path().join("orca");
+        std::fs::write(&bin, b"one").unwrap();
+        let first = cache.binary_sha256(&bin).unwrap();
+        assert_eq!(first, file_sha256(&bin).unwrap());
+        assert_eq!(cache.binary_sha256(&bin).unwrap(), first);
+        std::fs::write(&bin, b"two, longer").unwrap();
+        assert_ne!(
+            cache.binary_sha256(&bin).unwrap(),
+            first,
+            "a rebuilt binary is hashed again"
+        );
     }
 }

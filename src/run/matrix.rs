@@ -138,7 +138,7 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
         let key = if resolved.suite {
             if digests.is_none() {
                 let objs: Vec<PathBuf> = run.plan.programs.iter().map(|p| p.object.clone()).collect();
-                digests = Some((cache::files_digest(run.root, &objs)?, cache::file_sha256(exe)?));
+                digests = Some((cache::files_digest(run.root, &objs)?, cache.binary_sha256(exe)?));
             }
             let (objs, suite) = digests.as_ref().expect("just computed");
             Some(
