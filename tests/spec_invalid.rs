@@ -167,3 +167,39 @@ fn a_missing_file_is_a_located_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_large_spec_with_many_problems_is_reported_in_full_as_json_and_capped_as_text() {
+    // 7 MB, 60,000 stages each with an unknown key and a missing `commands`: every check must
+    // stay linear, and the text output stays readable.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.hcl");
+    let mut text = String::from("schema_version = \"1.0\"\npipeline {\n  name = \"p\"\n  stages = [\n");
+    let n = 60_000;
+    for i in 0..n {
+        text.push_str(&format!(
+            "    {{ name = \"s{i}\" comands = [\"true\"] dependencies = [\"s{}\"] }},\n",
+            i + 1
+        ));
+    }
+    text.push_str("  ]\n}\n");
+    std::fs::write(&path, &text).unwrap();
+    let shown = path.to_str().unwrap();
+    let out = validate(&[shown]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains(&format!("{shown}:5:19: error: unknown key `comands` in `stage`")),
+        "{}",
+        &stderr[..2000]
+    );
+    assert!(
+        stderr.contains(&format!("and {} more", 2 * n - 100)),
+        "{}",
+        &stderr[stderr.len() - 500..]
+    );
+    assert!(stderr.ends_with(&format!("{} problems found\n", 2 * n)));
+    let json = validate(&["--json", shown]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 2 * n);
+}

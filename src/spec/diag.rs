@@ -89,10 +89,24 @@ impl Diagnostic {
     }
 }
 
-/// Renders diagnostics one after another, with a closing count.
+/// At most this many diagnostics are rendered for people; `--json` gives them all.
+pub const MAX_SHOWN: usize = 100;
+
+/// Renders diagnostics one after another (the first [`MAX_SHOWN`]), with a closing count.
 pub fn render_all(diags: &[Diagnostic]) -> String {
-    let mut out: String = diags.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n");
+    let mut out: String = diags
+        .iter()
+        .take(MAX_SHOWN)
+        .map(|d| d.render())
+        .collect::<Vec<_>>()
+        .join("\n");
     let n = diags.len();
+    if n > MAX_SHOWN {
+        out.push_str(&format!(
+            "\n... and {} more (`orca validate --json` lists them all)",
+            n - MAX_SHOWN
+        ));
+    }
     out.push_str(&format!("\n{n} problem{} found", if n == 1 { "" } else { "s" }));
     out
 }

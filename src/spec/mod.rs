@@ -47,9 +47,13 @@ pub fn load(inputs: &[Input]) -> (Specs, Vec<Diagnostic>) {
                 continue;
             }
         };
-        match syntax::parse(&src.text) {
+        match syntax::parse_all(&src.text) {
             Ok(body) => read::read_file(i, &src, &body, &mut specs, &mut diags),
-            Err(e) => diags.push(Diagnostic::at(&src, e.span, e.message, e.hint)),
+            Err(errors) => {
+                for e in errors {
+                    diags.push(Diagnostic::at(&src, e.span, e.message, e.hint));
+                }
+            }
         }
         specs.files.push(src);
     }

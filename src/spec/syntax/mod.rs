@@ -4,4 +4,4 @@ pub mod ast;
 mod parse;
 
 pub use ast::*;
-pub use parse::{MAX_DEPTH, SyntaxError, parse};
+pub use parse::{MAX_DEPTH, MAX_SYNTAX_ERRORS, SyntaxError, parse, parse_all};

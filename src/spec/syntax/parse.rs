@@ -25,15 +25,38 @@ pub struct SyntaxError {
 
 type Result<T> = std::result::Result<T, SyntaxError>;
 
-/// Parses a whole file.
+/// Parses a whole file, stopping at the first syntax error.
 pub fn parse(text: &str) -> Result<Body> {
+    parse_all(text).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// At most this many syntax errors are reported per file: after a few, the rest are usually
+/// consequences of the first.
+pub const MAX_SYNTAX_ERRORS: usize = 10;
+
+/// Parses a whole file, reporting every syntax error it can find: after an error, parsing resumes
+/// at the next top-level item (a line that starts with a name in its first column).
+pub fn parse_all(text: &str) -> std::result::Result<Body, Vec<SyntaxError>> {
     let mut p = Parser {
         text,
         b: text.as_bytes(),
         pos: 0,
         depth: 0,
     };
-    p.body(None)
+    let mut errors: Vec<SyntaxError> = Vec::new();
+    loop {
+        match p.body(None) {
+            Ok(body) if errors.is_empty() => return Ok(body),
+            Ok(_) => return Err(errors),
+            Err(e) => {
+                let from = p.pos.max(e.span.end);
+                errors.push(e);
+                if errors.len() >= MAX_SYNTAX_ERRORS || !p.resync(from) {
+                    return Err(errors);
+                }
+            }
+        }
+    }
 }
 
 struct Parser<'a> {
@@ -81,6 +104,23 @@ impl<'a> Parser<'a> {
     fn here(&self) -> Span {
         let len = self.text[self.pos..].chars().next().map(char::len_utf8).unwrap_or(0);
         self.pos..self.pos + len
+    }
+
+    /// Moves to the next line after `from` that starts with a name in its first column, where a
+    /// top-level item probably starts. Returns false at the end of the file.
+    fn resync(&mut self, from: usize) -> bool {
+        let mut at = from.min(self.b.len());
+        loop {
+            match self.text[at..].find('\n') {
+                None => return false,
+                Some(i) => at += i + 1,
+            }
+            if self.b.get(at).copied().is_some_and(is_ident_start) {
+                self.pos = at;
+                self.depth = 0;
+                return true;
+            }
+        }
     }
 
     /// Skips spaces and comments, stopping at a newline. Returns an error for an unclosed `/*`.
@@ -792,6 +832,23 @@ mod tests {
         assert_eq!(e("\u{0}").span.start, 0);
         assert_eq!(e("}").span.start, 0);
         assert_eq!(e("a \"x\" = 1").span.start, 6);
+    }
+
+    #[test]
+    fn reports_several_syntax_errors_resuming_at_top_level_items() {
+        let src = "a = \"open\nvm {\n  x = [1 2]\n}\nb = 1 + 2\nc = 3\n";
+        let errors = parse_all(src).unwrap_err();
+        let at: Vec<usize> = errors.iter().map(|e| e.span.start).collect();
+        assert_eq!(at, [4, 24, 35]);
+        assert!(parse_all("a = 1\nb = [\n").unwrap_err().len() == 1);
+        let garbage = "}\n".repeat(100);
+        assert_eq!(
+            parse_all(&garbage).unwrap_err().len(),
+            1,
+            "lines starting with `}}` are not resumed at"
+        );
+        let many = "x = (\n".repeat(100);
+        assert_eq!(parse_all(&many).unwrap_err().len(), MAX_SYNTAX_ERRORS);
     }
 
     #[test]
