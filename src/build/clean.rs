@@ -23,6 +23,7 @@ pub struct Scope {
 pub struct Removed {
     pub path: PathBuf,
     pub bytes: u64,
+    pub dir: bool,
 }
 
 /// The paths `scope` covers: `build/` and the configured output directory (when it lies outside
@@ -83,8 +84,13 @@ pub fn remove(paths: &[PathBuf], out_dir: Option<&Path>) -> Result<Vec<Removed>>
     };
     let mut removed = Vec::new();
     for p in paths {
+        let dir = p.is_dir();
         if let Some(bytes) = super::files::remove(p)? {
-            removed.push(Removed { path: p.clone(), bytes });
+            removed.push(Removed {
+                path: p.clone(),
+                bytes,
+                dir,
+            });
         }
     }
     Ok(removed)

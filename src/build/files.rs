@@ -12,8 +12,11 @@ use crate::error::Exit;
 use crate::fail;
 
 /// Writes `bytes` to `path` atomically with mode 0644 (less the umask): a temporary file in the
-/// same directory, fsync, rename. A reader sees the old file or the new one, never a torn one.
-/// `paths::write_atomic` leaves tempfile's 0600; objects must stay readable by other users.
+/// same directory, then a rename. A reader, or a build after orca was killed, sees the old file or
+/// the new one, never a torn one. (`paths::write_atomic` leaves tempfile's 0600; objects must stay
+/// readable by other users.) There is no fsync: these are build outputs, and after a power loss
+/// a torn object no longer matches its record's sha256 and is rebuilt. The cache, which outlives
+/// the tree, does fsync.
 pub fn install(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -24,7 +27,6 @@ pub fn install(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes)?;
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(0o644 & !umask()))?;
-    tmp.as_file().sync_all()?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("writing {}", path.display()))?;

@@ -41,10 +41,13 @@ pub(super) fn build_one(ctx: &Ctx<'_>, program: &Program) -> ProgramResult {
             done(r, outcome)
         }
         Err(e) => {
-            // A failed program leaves no object behind: a stale one would be loaded as if current.
-            let _ = std::fs::remove_file(ctx.root.join(&program.object));
-            record::remove(&ctx.out_dir, &program.name);
             r.exit = exit_of(&e);
+            // A program that fails to compile or validate leaves no object behind: a stale one
+            // would be loaded as if it were current. An interrupted build leaves objects alone.
+            if r.exit == Exit::TestFailed {
+                let _ = std::fs::remove_file(ctx.root.join(&program.object));
+                record::remove(&ctx.out_dir, &program.name);
+            }
             r.error = Some(e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": "));
             done(r, Outcome::Failed)
         }
@@ -66,12 +69,10 @@ fn run(ctx: &Ctx<'_>, program: &Program) -> anyhow::Result<Built> {
             .inputs
             .iter()
             .all(|i| ctx.hashes.get(&ctx.root.join(&i.path)).as_deref() == Some(i.sha256.as_str()))
+        && let Ok(bytes) = std::fs::read(&out)
+        && sha256(&bytes) == rec.object_sha256
     {
-        if let Ok(bytes) = std::fs::read(&out)
-            && sha256(&bytes) == rec.object_sha256
-        {
-            return Ok((Outcome::UpToDate, bytes, rec.info.clone(), None));
-        }
+        return Ok((Outcome::UpToDate, bytes, rec.info.clone(), None));
     }
 
     // 2. The cache: for each input list this source had, hash the inputs and look the key up.

@@ -168,6 +168,7 @@ fn verify(root: &Path, tc: &Toolchain, programs: &[Program], jobs: usize, json: 
     let v = build::reproducible::verify(root, tc, programs, jobs);
     drop(step);
     let v = v?;
+    let width = v.programs.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for c in &v.programs {
         let sha = |i: usize| c.sha256[i].as_deref().map(|s| &s[..16]).unwrap_or("-").to_string();
         let line = match (&c.error, c.identical) {
@@ -180,7 +181,7 @@ fn verify(root: &Path, tc: &Toolchain, programs: &[Program], jobs: usize, json: 
                 c.differing_sections.join(", ")
             ),
         };
-        ui::status(format!("  {}  {line}", c.name));
+        ui::status(format!("  {:width$}  {line}", c.name));
         if let Some(e) = &c.error {
             for l in e.lines() {
                 eprintln!("      {l}");
@@ -272,8 +273,9 @@ pub fn clean(a: CleanArgs) -> Result<u8> {
     }
     let total: u64 = removed.iter().map(|r| r.bytes).sum();
     for r in &removed {
+        let slash = if r.dir { "/" } else { "" };
         ui::status(format!(
-            "removed {} ({})",
+            "removed {}{slash} ({})",
             crate::paths::display_rel(&r.path, &root),
             ui::bytes(r.bytes)
         ));

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `orca build` against the bare clang commands it runs, side by side in one hyperfine run.
+#
+#   cold          orca build -jN, no build/ and an empty object cache (the toolchain probe is
+#                 remembered, as after any first build)    vs  the bare clang commands, N at a time
+#   cold+probe    the same with orca's whole cache empty (clang --version and hashing the tools)
+#   no-op         orca build with nothing changed           vs  cold
+#   cache hit     orca build after `orca clean`             vs  cold
+#
+# The bare commands are exactly orca's (same flags, reproducibility flags included, read from
+# `orca plan --json`); "bare clang+strip" adds the `llvm-strip -g` orca runs after each compile.
+#
+# Usage: benches/build.sh [PROJECT_DIR]     default: this repository (its ebpf/ programs)
+# Env:   JOBS (default: nproc), RUNS (default: 10). Needs hyperfine, jq, python3.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+project=$(cd "${1:-$here}" && pwd)
+jobs=${JOBS:-$(nproc)}
+runs=${RUNS:-10}
+
+cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+orca=$here/target/release/orca
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# A copy of the project's specs and sources: the benchmark never touches the project's build/.
+mkdir -p "$work/proj" "$work/bare"
+cp -r "$project/configs" "$project/ebpf" "$work/proj/"
+cd "$work/proj"
+export ORCA_CACHE_DIR=$work/cache CI=true
+
+plan=$("$orca" plan --json)
+major=$(jq -r .toolchain.clang_major <<<"$plan")
+clang=$(jq -r --arg d "clang-$major" '.toolchain.clang // $d' <<<"$plan")
+strip=$(dirname "$(readlink -f "$(command -v "$clang")")")/llvm-strip
+[ -x "$strip" ] || strip=llvm-strip-$major
+
+# One line per program: orca's clang command line (src/build/compile.rs), output in $work/bare.
+bare_cmds() {
+  jq -r --arg clang "$clang" --arg root "$PWD" --arg out "$work/bare" --arg strip "$1" '
+    .toolchain as $t | .programs[] |
+    ([$clang, "-target", $t.target] + $t.cflags + .cflags + ($t.include_dirs | map("-I" + .)) +
+     ["-fno-ident", "-fdebug-compilation-dir=.", "-fdebug-prefix-map=\($root)=.",
+      "-fmacro-prefix-map=\($root)=.", "-Werror=date-time", "-c", .source,
+      "-o", "\($out)/\(.name).raw.o", "-MD", "-MF", "\($out)/\(.name).d"] | join(" ")) +
+    (if $strip == "" then "" else " && \($strip) -g \($out)/\(.name).raw.o -o \($out)/\(.name).o" end)
+  ' <<<"$plan"
+}
+bare_cmds "" >"$work/clang.txt"
+bare_cmds "$strip" >"$work/clang-strip.txt"
+for f in clang clang-strip; do
+  printf '%s\n' "exec xargs -P $jobs -d '\\n' -n1 sh -c <$work/$f.txt" >"$work/$f.sh"
+done
+fresh_bare="sh -c 'rm -rf $work/bare && mkdir $work/bare'"
+
+echo "project: $project ($(jq '.programs | length' <<<"$plan") programs), -j $jobs, $runs runs, $("$clang" --version | head -1)"
+# -N: no intermediate shell, so that the few-millisecond no-op build is measured precisely.
+hyperfine -N --style basic --warmup 1 --runs "$runs" --export-json "$work/h.json" \
+  -n "bare clang" --prepare "$fresh_bare" "sh $work/clang.sh" \
+  -n "bare clang+strip" --prepare "$fresh_bare" "sh $work/clang-strip.sh" \
+  -n "orca cold" --prepare "rm -rf build $ORCA_CACHE_DIR/objects" "$orca build -j $jobs" \
+  -n "orca cold+probe" --prepare "rm -rf build $ORCA_CACHE_DIR" "$orca build -j $jobs" \
+  -n "orca no-op" --prepare "$orca build -j $jobs" "$orca build -j $jobs" \
+  -n "orca cache hit" --prepare "rm -rf build" "$orca build -j $jobs"
+
+python3 - "$work/h.json" <<'EOF'
+import json, sys
+r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
+rows = [
+    ("orca cold / bare clang", r["orca cold"] / r["bare clang"], 1.10),
+    ("orca cold / bare clang+strip", r["orca cold"] / r["bare clang+strip"], 1.10),
+    ("orca cold+probe / bare clang+strip", r["orca cold+probe"] / r["bare clang+strip"], None),
+    ("orca no-op / orca cold", r["orca no-op"] / r["orca cold"], 0.05),
+    ("orca cache hit / orca cold", r["orca cache hit"] / r["orca cold"], 0.10),
+]
+print()
+for name, mean in r.items():
+    print(f"  {name:<20} {mean * 1000:8.1f} ms")
+print()
+for name, ratio, target in rows:
+    verdict = "" if target is None else (f"  target <= {target:.2f}  " + ("ok" if ratio <= target else "MISSED"))
+    print(f"  {name:<36} {ratio:6.3f}x{verdict}")
+EOF

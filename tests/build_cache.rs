@@ -1,0 +1,208 @@
+//! The object cache with the real clang: hits after `orca clean`, corruption, sharing between
+//! checkouts, builds killed at random moments, and concurrent builds of one tree.
+
+mod build_support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use build_support::{Project, compiled, outcomes, text};
+
+#[test]
+fn a_full_cache_hit_after_clean_runs_clang_zero_times() {
+    let p = Project::new("ebpf-basic", "proj");
+    p.build(&[]);
+    let objects = p.objects();
+
+    let out = p.orca(&["clean"]);
+    assert!(out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("removed build") && said.contains("freed"), "{said}");
+    assert!(!p.root.join("build").exists());
+
+    let s = p.build(&[]);
+    assert_eq!(compiled(&s), 0, "{s:#}");
+    assert_eq!(s["cached"], 3);
+    assert_eq!(p.objects(), objects);
+}
+
+#[test]
+fn clean_cache_empties_the_object_cache() {
+    let p = Project::new("ebpf-basic", "proj");
+    p.build(&[]);
+    let out = p.orca(&["clean", "--cache"]);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("objects"), "{}", text(&out.stderr));
+    assert!(!p.cache.join("objects").exists());
+    assert_eq!(compiled(&p.build(&[])), 3);
+
+    let out = p.orca(&["clean", "--all"]);
+    assert!(out.status.success());
+    assert!(!p.cache.exists());
+    let out = p.orca(&["clean"]);
+    assert!(text(&out.stderr).contains("nothing to remove"));
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_rebuilt_never_used() {
+    let p = Project::new("ebpf-basic", "proj");
+    p.build(&[]);
+    let objects = p.objects();
+    p.orca(&["clean"]);
+    let mut corrupted = 0;
+    for entry in walk(&p.cache.join("objects")) {
+        if entry.extension().is_some_and(|e| e == "o") {
+            let mut data = std::fs::read(&entry).unwrap();
+            let last = data.len() - 1;
+            data[last] ^= 0xff;
+            std::fs::write(&entry, data).unwrap();
+            corrupted += 1;
+        }
+    }
+    assert_eq!(corrupted, 3);
+    let out = p.orca(&["build", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(compiled(&s), 3, "corrupt entries are not used");
+    assert!(text(&out.stderr).contains("discarding a corrupt object cache entry"));
+    assert_eq!(p.objects(), objects);
+    // The entries were replaced by good ones.
+    p.orca(&["clean"]);
+    assert_eq!(compiled(&p.build(&[])), 0);
+}
+
+#[test]
+fn checkouts_at_different_paths_share_the_cache() {
+    let a = Project::new("ebpf-basic", "a");
+    a.build(&[]);
+    let b = Project::with_cache("ebpf-basic", "somewhere/else/b", &a.cache);
+    let s = b.build(&[]);
+    assert_eq!(compiled(&s), 0, "{s:#}");
+    assert_eq!(b.objects(), a.objects());
+}
+
+/// 20 builds killed with SIGKILL at random moments, each with sources no build has seen (so it
+/// compiles, stores and installs). Whatever state that leaves, the next build must give exactly
+/// the bytes of a clean build, and leave no temporary files or processes behind.
+#[test]
+fn builds_killed_at_random_moments_leave_a_usable_cache() {
+    let p = Project::new("ebpf-basic", "proj");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("kill delays seeded with {seed}");
+    let mut rng = seed | 1;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let header = p.read("ebpf/include/counters.h");
+    // The first build: how long a full compile takes here, to spread the kills over it.
+    let t = Instant::now();
+    p.build(&[]);
+    let full = t.elapsed().as_millis() as u64 + 50;
+    for i in 0..20 {
+        p.write("ebpf/include/counters.h", &format!("{header}\n/* variant {i} */\n"));
+        let mut child = p
+            .command(&["build"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(next() % full));
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        child.wait().unwrap();
+        assert!(processes_in(&p.root).is_empty(), "no clang outlives a killed orca");
+    }
+    p.write("ebpf/include/counters.h", &format!("{header}\n/* final */\n"));
+    p.build(&[]);
+    assert_eq!(compiled(&p.build(&[])), 0, "the state after the kills is consistent");
+
+    // A clean build of the same sources, elsewhere, with a cache of its own.
+    let reference = Project::new("ebpf-basic", "reference");
+    reference.write("ebpf/include/counters.h", &format!("{header}\n/* final */\n"));
+    reference.build(&[]);
+    assert_eq!(p.objects(), reference.objects());
+
+    // Cached objects restored after a clean are the same bytes too.
+    p.orca(&["clean"]);
+    let s = p.build(&[]);
+    assert_eq!(compiled(&s), 0);
+    assert_eq!(p.objects(), reference.objects());
+
+    // No temporary files remain in the tree or the cache.
+    let temps: Vec<_> = walk(&p.root)
+        .into_iter()
+        .chain(walk(&p.cache))
+        .filter(|f| {
+            let n = f.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(".tmp-") || f.parent().is_some_and(|d| d.ends_with("tmp"))
+        })
+        .collect();
+    assert!(temps.is_empty(), "left over: {temps:?}");
+}
+
+#[test]
+fn concurrent_builds_of_one_tree_give_correct_objects() {
+    let p = Project::new("ebpf-basic", "proj");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            p.command(&["build", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut total = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        total += compiled(&s);
+        assert!(outcomes(&s).values().all(|o| o != "failed"));
+    }
+    assert_eq!(total, 3, "builds of one tree take turns: each program is compiled once");
+    let reference = Project::new("ebpf-basic", "reference");
+    reference.build(&[]);
+    assert_eq!(p.objects(), reference.objects());
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// Live processes whose working directory is `root` (clang runs there).
+fn processes_in(root: &Path) -> Vec<String> {
+    std::thread::sleep(Duration::from_millis(50));
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cwd) = std::fs::read_link(e.path().join("cwd"))
+            && cwd == root
+        {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let state = stat
+                .rsplit_once(") ")
+                .map(|(_, r)| r.chars().next().unwrap_or('?'))
+                .unwrap_or('?');
+            if state != 'Z' {
+                found.push(stat);
+            }
+        }
+    }
+    found
+}
