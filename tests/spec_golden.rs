@@ -150,3 +150,36 @@ fn spec_errors_make_plan_exit_2_with_the_diagnostics() {
         "{err}"
     );
 }
+
+#[test]
+fn variables_can_be_overridden_and_environment_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("env.hcl");
+    std::fs::write(
+        &spec,
+        "schema_version = \"1.0\"\nvariable \"name\" { default = \"from-default\" }\nvm {\n  name = var.name\n  provision = [\"echo ${env.ORCA_SPEC_TEST_GREETING}\"]\n}\n",
+    )
+    .unwrap();
+    let run = |envs: &[(&str, &str)]| {
+        let mut cmd = Command::new(ORCA);
+        cmd.args(["plan", "--json", spec.to_str().unwrap()])
+            .env_remove("ORCA_VAR_name")
+            .env_remove("ORCA_SPEC_TEST_GREETING");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let unset = run(&[]);
+    assert_eq!(unset.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("environment variable `ORCA_SPEC_TEST_GREETING` is not set")
+    );
+    let set = run(&[("ORCA_SPEC_TEST_GREETING", "hello")]);
+    let plan: serde_json::Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(plan["vms"][0]["name"], "from-default");
+    assert_eq!(plan["vms"][0]["provision"][0], "echo hello");
+    let overridden = run(&[("ORCA_SPEC_TEST_GREETING", "hi"), ("ORCA_VAR_name", "from-env")]);
+    let plan: serde_json::Value = serde_json::from_slice(&overridden.stdout).unwrap();
+    assert_eq!(plan["vms"][0]["name"], "from-env");
+}
