@@ -140,7 +140,7 @@ fn measure(
     }
     times.sort_unstable();
     let ns = times[ROUNDS / 2];
-    let pps = if ns == 0 { 0 } else { 1_000_000_000 / ns };
+    let pps = 1_000_000_000u64.checked_div(ns).unwrap_or(0);
     eprintln!("bench {program}/{name}: {ns} ns/packet, {pps} packets/s");
     Ok(Case {
         program,

@@ -148,15 +148,20 @@ pub fn own_cgroup_id() -> Option<u64> {
 
 fn find_mount() -> Result<Option<PathBuf>> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    Ok(cgroup2_in(&text))
+}
+
+/// The mount point of the whole cgroup2 hierarchy in a mountinfo listing.
+fn cgroup2_in(text: &str) -> Option<PathBuf> {
     // Fields: id parent major:minor root mountpoint options ... - fstype source superoptions
-    Ok(text.lines().find_map(|l| {
+    text.lines().find_map(|l| {
         let (left, right) = l.split_once(" - ")?;
         let fstype = right.split_whitespace().next()?;
         let mut f = left.split_whitespace();
         let root = f.nth(3)?;
         let point = f.next()?;
         (fstype == "cgroup2" && root == "/").then(|| PathBuf::from(point.replace("\\040", " ")))
-    }))
+    })
 }
 
 fn sweep(root: &Path) {
@@ -172,5 +177,22 @@ fn sweep(root: &Path) {
         if !alive {
             let _ = std::fs::remove_dir(e.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_cgroup2_root_mount_among_v1_ones() {
+        let info = "\
+30 23 0:26 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs ro,mode=755
+35 30 0:31 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw
+36 30 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+40 22 0:31 /sub /mnt/bound rw - cgroup2 cgroup2 rw
+";
+        assert_eq!(cgroup2_in(info), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(cgroup2_in("36 30 0:32 / /x rw - cgroup cgroup rw"), None);
     }
 }

@@ -296,9 +296,9 @@ fn zero_counters(map: &mut PerCpuArray<MapData, Counter>) -> Result<()> {
 
 /// Compares counters with what a test expects: `expected` lists (index, packets, bytes) and
 /// every other counter must be zero. The error names each counter that differs.
-pub fn expect_counters<N: std::fmt::Debug>(names: &[N], actual: &[Counter], expected: &[(N, u64, u64)]) -> Result<()>
+pub fn expect_counters<N>(names: &[N], actual: &[Counter], expected: &[(N, u64, u64)]) -> Result<()>
 where
-    N: Copy + Into<u32>,
+    N: Copy + Into<u32> + std::fmt::Debug,
 {
     let mut want = vec![Counter::default(); actual.len()];
     for (n, packets, bytes) in expected {

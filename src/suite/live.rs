@@ -67,14 +67,14 @@ fn warm_up(tx: &UdpSocket, to: SocketAddr, rx: &UdpSocket) -> Result<()> {
     let mut buf = [0u8; 64];
     while start.elapsed() < ARRIVAL {
         tx.send_to(b"warm", to)?;
-        if let Ok(n) = rx.recv(&mut buf) {
-            if &buf[..n] == b"warm" {
-                // Drop the other warm-ups still queued.
-                rx.set_nonblocking(true)?;
-                while rx.recv(&mut buf).is_ok() {}
-                rx.set_nonblocking(false)?;
-                return Ok(());
-            }
+        if let Ok(n) = rx.recv(&mut buf)
+            && &buf[..n] == b"warm"
+        {
+            // Drop the other warm-ups still queued.
+            rx.set_nonblocking(true)?;
+            while rx.recv(&mut buf).is_ok() {}
+            rx.set_nonblocking(false)?;
+            return Ok(());
         }
     }
     bail!(

@@ -132,6 +132,7 @@ pub fn main(args: SuiteArgs) -> Result<u8> {
     run_program::<fixture::TcFixture>(objects, &selected, &mut results);
     run_program::<fixture::CgFixture>(objects, &selected, &mut results);
 
+    crate::process::check_interrupted()?;
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     let failed = count(Outcome::Fail);
     eprintln!(
@@ -216,6 +217,17 @@ fn run_program<F: Fixture>(objects: &Path, selected: &dyn Fn(&str) -> bool, resu
     };
 
     for (name, body) in cases {
+        if crate::process::interrupted() {
+            record(
+                results,
+                name,
+                Outcome::Fail,
+                std::time::Duration::ZERO,
+                "not run: interrupted".into(),
+                None,
+            );
+            continue;
+        }
         let start = Instant::now();
         let run = catch_unwind(AssertUnwindSafe(|| {
             fixture.reset()?;
