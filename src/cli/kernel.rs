@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::KernelCommand;
-use crate::error::{Exit, Fail, usage};
+use crate::error::{Exit, Fail, exit_of, usage};
 use crate::kernel::{self, fetch};
 use crate::plan::{self, Kernel, KernelSource, Plan};
 use crate::ui;
@@ -114,20 +114,30 @@ fn fetch_all(plan: &Plan, versions: &[String]) -> Result<u8> {
         ui::status("the catalog has no kernels with sources; nothing to fetch");
         return Ok(0);
     }
-    let mut failures = Vec::new();
+    if let [only] = kernels[..] {
+        println!("{}", fetch_one(only)?);
+        return Ok(0);
+    }
+    let mut failed: Vec<(String, Exit)> = Vec::new();
     for k in kernels {
         match fetch_one(k) {
             Ok(line) => println!("{line}"),
             Err(e) => {
                 super::report_error(&e);
-                failures.push(e);
+                failed.push((k.version.clone(), exit_of(&e)));
             }
         }
     }
-    match failures.into_iter().next() {
+    // Each failure was reported as it happened; the first one decides the exit code.
+    match failed.first() {
         None => Ok(0),
-        Some(first) if crate::error::find_fail(&first).is_some() => Err(first),
-        Some(first) => Err(first.context(Fail::new(Exit::KernelUnavailable, "fetching kernels failed"))),
+        Some((_, exit)) => {
+            let names: Vec<&str> = failed.iter().map(|(v, _)| v.as_str()).collect();
+            Err(anyhow::Error::new(Fail::new(
+                *exit,
+                format!("could not make ready kernel(s) {}", names.join(", ")),
+            )))
+        }
     }
 }
 

@@ -187,6 +187,8 @@ pub fn host_mirror() -> Result<Mirror> {
 /// A private apt state for one suite.
 pub struct Apt {
     pub suite: String,
+    /// The keyring the suite's Release file is checked against (unused when not `verified`).
+    pub keyring: PathBuf,
     pub dir: PathBuf,
     /// False for the fallback state that skips signature checks (see the module docs).
     pub verified: bool,
@@ -213,8 +215,8 @@ impl Apt {
         } else {
             &mirror.uris
         };
+        let keyring = mirror.keyring.clone().unwrap_or_else(|| PathBuf::from(DEBIAN_KEYRING));
         let option = if verified {
-            let keyring = mirror.keyring.clone().unwrap_or_else(|| PathBuf::from(DEBIAN_KEYRING));
             format!("signed-by={}", keyring.display())
         } else {
             "trusted=yes".to_string()
@@ -232,6 +234,7 @@ impl Apt {
         }
         Ok(Apt {
             suite: suite.to_string(),
+            keyring,
             dir,
             verified,
         })
@@ -292,7 +295,18 @@ impl Apt {
         )?;
         let err = out.stderr_str();
         if err.contains("NO_PUBKEY") || err.contains("is not signed") || err.contains("GPG error") {
-            return Err(anyhow::Error::new(UnverifiedSuite(self.suite.clone()))).context(tail(&err).to_string());
+            let mut keys: Vec<&str> = err
+                .split("NO_PUBKEY ")
+                .skip(1)
+                .filter_map(|r| r.split_whitespace().next())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            return Err(anyhow::Error::new(UnverifiedSuite {
+                suite: self.suite.clone(),
+                keyring: self.keyring.clone(),
+                missing_keys: keys.into_iter().map(String::from).collect(),
+            }));
         }
         if !out.status.success() || !self.has_lists() {
             return Err(fail!(
@@ -378,11 +392,25 @@ impl Apt {
 
 /// The suite's Release file could not be verified with the host's keyring.
 #[derive(Debug)]
-pub struct UnverifiedSuite(pub String);
+pub struct UnverifiedSuite {
+    pub suite: String,
+    pub keyring: PathBuf,
+    /// The signing keys apt reported missing (`NO_PUBKEY`).
+    pub missing_keys: Vec<String>,
+}
 
 impl std::fmt::Display for UnverifiedSuite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the host's keyring cannot verify Debian suite {}", self.0)
+        write!(
+            f,
+            "the host's keyring {} cannot verify Debian suite {}",
+            self.keyring.display(),
+            self.suite
+        )?;
+        if !self.missing_keys.is_empty() {
+            write!(f, " (missing keys {})", self.missing_keys.join(", "))?;
+        }
+        Ok(())
     }
 }
 

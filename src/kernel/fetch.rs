@@ -122,10 +122,14 @@ pub fn fetch_unpinned(
                 CURL_DEADLINE,
             )
             .map_err(|e| {
-                e.context(Fail::new(
-                    Exit::KernelUnavailable,
-                    format!("kernel {kernel}: cannot download {url}"),
-                ))
+                // A download failure means the kernel is unavailable (exit 4), not an orca fault.
+                anyhow::Error::new(
+                    Fail::new(
+                        Exit::KernelUnavailable,
+                        format!("kernel {kernel}: cannot download {url}: {e:#}"),
+                    )
+                    .hint("check the URL and the network, or pin another source for this kernel"),
+                )
             })?;
             dest
         }
@@ -205,16 +209,17 @@ fn apt_download(
                 Ok(()) => {}
                 Err(e) if e.downcast_ref::<UnverifiedSuite>().is_some() && apt.verified && pinned => {
                     ui::warn(format!(
-                        "{e:#}\n  continuing without the archive signature: the pinned sha256 still guards {package}"
+                        "{e}; fetching {package} through an unverified index: its pinned sha256 still guards it"
                     ));
                     apt = Apt::open(suite, false)?;
                     apt.update()?;
                 }
                 Err(e) if e.downcast_ref::<UnverifiedSuite>().is_some() => {
-                    return Err(e.context(Fail::new(
-                        Exit::KernelUnavailable,
-                        format!("cannot pin {package}: the host cannot verify Debian suite {suite}"),
-                    ).hint("install a newer debian-archive-keyring on the host, or pin a url/file source whose sha256 you have checked")));
+                    return Err(anyhow::Error::new(
+                        Fail::new(Exit::KernelUnavailable, format!("cannot pin {package}: {e}")).hint(
+                            "pinning records a hash, so the package must come from a verified index: install a newer debian-archive-keyring on the host, or pin a url/file source whose sha256 you have checked",
+                        ),
+                    ));
                 }
                 Err(e) => return Err(e),
             }
