@@ -2,6 +2,7 @@
 
 pub mod ast;
 mod parse;
+mod strings;
 
 pub use ast::*;
 pub use parse::{MAX_DEPTH, MAX_SYNTAX_ERRORS, SyntaxError, parse, parse_all};

@@ -23,7 +23,7 @@ pub struct SyntaxError {
     pub hint: Option<String>,
 }
 
-type Result<T> = std::result::Result<T, SyntaxError>;
+pub(super) type Result<T> = std::result::Result<T, SyntaxError>;
 
 /// Parses a whole file, stopping at the first syntax error.
 pub fn parse(text: &str) -> Result<Body> {
@@ -59,14 +59,14 @@ pub fn parse_all(text: &str) -> std::result::Result<Body, Vec<SyntaxError>> {
     }
 }
 
-struct Parser<'a> {
-    text: &'a str,
-    b: &'a [u8],
-    pos: usize,
-    depth: usize,
+pub(super) struct Parser<'a> {
+    pub(super) text: &'a str,
+    pub(super) b: &'a [u8],
+    pub(super) pos: usize,
+    pub(super) depth: usize,
 }
 
-fn err<T>(span: Span, message: impl Into<String>, hint: Option<&str>) -> Result<T> {
+pub(super) fn err<T>(span: Span, message: impl Into<String>, hint: Option<&str>) -> Result<T> {
     Err(SyntaxError {
         span,
         message: message.into(),
@@ -74,25 +74,25 @@ fn err<T>(span: Span, message: impl Into<String>, hint: Option<&str>) -> Result<
     })
 }
 
-fn is_ident_start(c: u8) -> bool {
+pub(super) fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
 }
 
-fn is_ident(c: u8) -> bool {
+pub(super) fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
 }
 
 impl<'a> Parser<'a> {
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
     }
 
-    fn peek_at(&self, n: usize) -> Option<u8> {
+    pub(super) fn peek_at(&self, n: usize) -> Option<u8> {
         self.b.get(self.pos + n).copied()
     }
 
     /// The character at the cursor, for messages.
-    fn found(&self) -> String {
+    pub(super) fn found(&self) -> String {
         match self.text[self.pos..].chars().next() {
             None => "the end of the file".into(),
             Some('\n') => "the end of the line".into(),
@@ -101,7 +101,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn here(&self) -> Span {
+    pub(super) fn here(&self) -> Span {
         let len = self.text[self.pos..].chars().next().map(char::len_utf8).unwrap_or(0);
         self.pos..self.pos + len
     }
@@ -124,7 +124,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Skips spaces and comments, stopping at a newline. Returns an error for an unclosed `/*`.
-    fn skip_inline(&mut self) -> Result<()> {
+    pub(super) fn skip_inline(&mut self) -> Result<()> {
         loop {
             match self.peek() {
                 Some(b' ' | b'\t' | b'\r') => self.pos += 1,
@@ -217,7 +217,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn word(&mut self) -> Word {
+    pub(super) fn word(&mut self) -> Word {
         let start = self.pos;
         while self.peek().is_some_and(is_ident) {
             self.pos += 1;
@@ -515,247 +515,6 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         self.depth -= 1;
         Ok(Kind::Object(items))
-    }
-
-    /// A double-quoted string, starting at the quote.
-    fn quoted(&mut self) -> Result<Vec<Part>> {
-        let open = self.pos..self.pos + 1;
-        self.pos += 1;
-        let mut t = Template::default();
-        loop {
-            let Some(c) = self.peek() else {
-                return err(
-                    open,
-                    "this string is never closed",
-                    Some("close it with `\"` on the same line"),
-                );
-            };
-            match c {
-                b'"' => {
-                    self.pos += 1;
-                    return Ok(t.finish());
-                }
-                b'\n' => {
-                    return err(
-                        open,
-                        "this string is never closed",
-                        Some("close it with `\"` on the same line, or use a heredoc (<<EOF) for several lines"),
-                    );
-                }
-                b'\\' => {
-                    let at = self.pos;
-                    let ch = match self.peek_at(1) {
-                        Some(b'n') => '\n',
-                        Some(b't') => '\t',
-                        Some(b'r') => '\r',
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(q @ (b'u' | b'U')) => {
-                            let n = if q == b'u' { 4 } else { 8 };
-                            let hex = self.text.get(at + 2..at + 2 + n).unwrap_or("");
-                            let ch = u32::from_str_radix(hex, 16)
-                                .ok()
-                                .filter(|_| hex.len() == n)
-                                .and_then(char::from_u32);
-                            match ch {
-                                Some(ch) => {
-                                    self.pos += n;
-                                    ch
-                                }
-                                None => {
-                                    return err(
-                                        at..at + 2,
-                                        "invalid unicode escape",
-                                        Some("write \\uXXXX with four hex digits"),
-                                    );
-                                }
-                            }
-                        }
-                        _ => {
-                            let end = (at + 2).min(self.b.len());
-                            let shown = self.text.get(at..end).unwrap_or("\\");
-                            return err(
-                                at..end,
-                                format!("unknown escape `{shown}` in a string"),
-                                Some("the escapes are \\n \\t \\r \\\" \\\\ and \\uXXXX; write \\\\ for a backslash"),
-                            );
-                        }
-                    };
-                    self.pos += 2;
-                    t.lit.push(ch);
-                }
-                b'$' | b'%' => self.template_char(&mut t)?,
-                _ => {
-                    let ch = self.text[self.pos..].chars().next().unwrap_or('\0');
-                    t.lit.push(ch);
-                    self.pos += ch.len_utf8();
-                }
-            }
-        }
-    }
-
-    /// Handles `$` and `%` in strings: `${ref}`, the escapes `$${` and `%%{`, and refuses `%{`.
-    fn template_char(&mut self, t: &mut Template) -> Result<()> {
-        let c = self.b[self.pos];
-        let rest = &self.b[self.pos..];
-        if rest.starts_with(b"$${") || rest.starts_with(b"%%{") {
-            t.lit.push(c as char);
-            t.lit.push('{');
-            self.pos += 3;
-        } else if rest.starts_with(b"%{") {
-            return err(
-                self.pos..self.pos + 2,
-                "template directives (`%{ ... }`) are not supported in specs",
-                Some("write `%%{` for a literal `%{`"),
-            );
-        } else if rest.starts_with(b"${") {
-            let start = self.pos;
-            self.pos += 2;
-            while matches!(self.peek(), Some(b' ' | b'\t')) {
-                self.pos += 1;
-            }
-            let mut path = Vec::new();
-            while self.peek().is_some_and(is_ident_start) {
-                path.push(self.word());
-                if self.peek() == Some(b'.') {
-                    self.pos += 1;
-                } else {
-                    break;
-                }
-            }
-            while matches!(self.peek(), Some(b' ' | b'\t')) {
-                self.pos += 1;
-            }
-            if path.is_empty() || self.peek() != Some(b'}') {
-                let end = self.pos.max(start + 2);
-                return err(
-                    start..end,
-                    "only a variable can be interpolated here",
-                    Some(
-                        "write `${var.NAME}` (declared with `variable \"NAME\" { default = ... }`) or `${env.NAME}`; `$${` is a literal `${`",
-                    ),
-                );
-            }
-            self.pos += 1;
-            t.push_ref(path, start..self.pos);
-        } else {
-            t.lit.push(c as char);
-            self.pos += 1;
-        }
-        Ok(())
-    }
-
-    /// `<<EOF` or `<<-EOF` (indented: the common leading whitespace is removed) up to a line holding
-    /// only `EOF`. `${...}` references work as in quoted strings; backslashes are literal.
-    fn heredoc(&mut self) -> Result<Vec<Part>> {
-        let open = self.pos..self.pos + 2;
-        self.pos += 2;
-        let indent = self.peek() == Some(b'-');
-        if indent {
-            self.pos += 1;
-        }
-        if !self.peek().is_some_and(is_ident_start) {
-            return err(
-                open,
-                "expected a heredoc marker such as `<<EOF`",
-                Some("write <<EOF, the lines, then EOF on a line of its own"),
-            );
-        }
-        let marker = self.word().text;
-        self.skip_inline()?;
-        if self.peek() != Some(b'\n') {
-            return err(
-                self.here(),
-                "a heredoc's text starts on the line after its marker",
-                Some("put a newline after the marker"),
-            );
-        }
-        self.pos += 1;
-        let body_start = self.pos;
-        // Find the closing marker line first, so the content's extent is known.
-        let mut line_start = body_start;
-        let body_end = loop {
-            if line_start >= self.b.len() {
-                return err(
-                    open,
-                    format!("this heredoc is never closed by a line holding `{marker}`"),
-                    Some("add the closing marker on its own line"),
-                );
-            }
-            let line_end = self.text[line_start..]
-                .find('\n')
-                .map(|i| line_start + i)
-                .unwrap_or(self.b.len());
-            if self.text[line_start..line_end].trim() == marker {
-                break line_start;
-            }
-            line_start = line_end + 1;
-        };
-        let content = &self.text[body_start..body_end];
-        let strip = if indent {
-            content
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
-                .min()
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        let mut t = Template::default();
-        self.pos = body_start;
-        let mut at_line_start = true;
-        while self.pos < body_end {
-            if at_line_start {
-                let mut n = 0;
-                while n < strip && matches!(self.peek(), Some(b' ' | b'\t')) {
-                    self.pos += 1;
-                    n += 1;
-                }
-                at_line_start = false;
-                continue;
-            }
-            match self.b[self.pos] {
-                b'$' | b'%' => self.template_char(&mut t)?,
-                _ => {
-                    let ch = self.text[self.pos..].chars().next().unwrap_or('\0');
-                    t.lit.push(ch);
-                    self.pos += ch.len_utf8();
-                    at_line_start = ch == '\n';
-                }
-            }
-        }
-        if self.pos > body_end {
-            return err(open, "a `${...}` reference runs past the end of the heredoc", None);
-        }
-        // Skip the closing marker line (not its newline: that ends the attribute).
-        self.pos = self.text[body_end..]
-            .find('\n')
-            .map(|i| body_end + i)
-            .unwrap_or(self.b.len());
-        Ok(t.finish())
-    }
-}
-
-#[derive(Default)]
-struct Template {
-    parts: Vec<Part>,
-    lit: String,
-}
-
-impl Template {
-    fn push_ref(&mut self, path: Vec<Word>, span: Span) {
-        if !self.lit.is_empty() {
-            self.parts.push(Part::Lit(std::mem::take(&mut self.lit)));
-        }
-        self.parts.push(Part::Ref { path, span });
-    }
-
-    fn finish(mut self) -> Vec<Part> {
-        if !self.lit.is_empty() || self.parts.is_empty() {
-            self.parts.push(Part::Lit(self.lit));
-        }
-        self.parts
     }
 }
 
