@@ -183,3 +183,32 @@ fn variables_can_be_overridden_and_environment_read() {
     let plan: serde_json::Value = serde_json::from_slice(&overridden.stdout).unwrap();
     assert_eq!(plan["vms"][0]["name"], "from-env");
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_panic() {
+    // `orca plan --json | head -1`: orca must stop quietly when the pipe closes.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("big.hcl");
+    let mut text = String::from("schema_version = \"1.0\"\ntest_matrix = [\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("  {{ name = \"e{i}\" kernel_version = \"6.1\" }},\n"));
+    }
+    text.push_str("]\ntest {\n  commands = [\"true\"]\n}\n");
+    std::fs::write(&spec, text).unwrap();
+    for args in [&["plan", "--json"][..], &["plan"][..]] {
+        let mut child = Command::new(ORCA)
+            .args(args)
+            .arg(&spec)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 1];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

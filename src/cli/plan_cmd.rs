@@ -12,9 +12,9 @@ pub fn run(a: PlanArgs) -> anyhow::Result<u8> {
         plan::load(&a.files)?
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        super::validate::write_out(&format!("{}\n", serde_json::to_string_pretty(&plan)?))?;
     } else {
-        print!("{}", render(&plan));
+        super::validate::write_out(&render(&plan))?;
     }
     Ok(0)
 }
