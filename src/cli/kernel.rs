@@ -1,6 +1,6 @@
 //! `orca kernel list | fetch | pin`: the kernel catalog and its cache.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::KernelCommand;
@@ -146,7 +146,7 @@ fn fetch_one(k: &Kernel) -> Result<String> {
     let p = kernel::prepare(k)?;
     kernel::check_config(&p, &kernel::boot_needs())?;
     let wanted: Vec<&str> = kernel::BOOT_MODULES.iter().map(|(m, _)| *m).collect();
-    let mods = kernel::module_closure(&p, &wanted).with_context(|| format!("kernel {}", k.version))?;
+    let mods = kernel::module_closure(&p, &wanted)?;
     let image = std::fs::metadata(&p.vmlinuz).map(|m| m.len()).unwrap_or(0);
     Ok(format!(
         "{:<6} {:<24} ready: image {}, {} modules, boot needs {} module(s): {}",

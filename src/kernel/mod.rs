@@ -174,7 +174,7 @@ pub fn prepare_in(kernel: &plan::Kernel, root: &Path) -> Result<Prepared> {
 fn build_tree(kernel: &plan::Kernel, root: &Path, tree: &Path) -> Result<unpack::Manifest> {
     let mut parts = Vec::new();
     for src in &kernel.sources {
-        parts.push(fetch::fetch(&kernel.version, src, root).with_context(|| format!("kernel {}", kernel.version))?);
+        parts.push(fetch::fetch(&kernel.version, src, root)?);
     }
     let base = tree.parent().context("tree path has no parent")?;
     std::fs::create_dir_all(base)?;
