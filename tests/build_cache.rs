@@ -104,6 +104,7 @@ fn builds_killed_at_random_moments_leave_a_usable_cache() {
     let t = Instant::now();
     p.build(&[]);
     let full = t.elapsed().as_millis() as u64 + 50;
+    let mut killed = Vec::new();
     for i in 0..20 {
         p.write("ebpf/include/counters.h", &format!("{header}\n/* variant {i} */\n"));
         let mut child = p
@@ -114,6 +115,7 @@ fn builds_killed_at_random_moments_leave_a_usable_cache() {
         std::thread::sleep(Duration::from_millis(next() % full));
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         child.wait().unwrap();
+        killed.push(child.id());
         assert!(processes_in(&p.root).is_empty(), "no clang outlives a killed orca");
     }
     p.write("ebpf/include/counters.h", &format!("{header}\n/* final */\n"));
@@ -142,6 +144,18 @@ fn builds_killed_at_random_moments_leave_a_usable_cache() {
         })
         .collect();
     assert!(temps.is_empty(), "left over: {temps:?}");
+    // Nor the stages of killed builds (the next build sweeps them).
+    let stages: Vec<_> = std::fs::read_dir("/tmp")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            killed
+                .iter()
+                .any(|pid| n.starts_with(&format!("orca-stage-{pid:010}-")))
+        })
+        .collect();
+    assert!(stages.is_empty(), "stages left over: {stages:?}");
 }
 
 #[test]

@@ -112,13 +112,13 @@ fn a_different_clang_version_is_refused_with_the_fix() {
     p.write(
         "configs/build.hcl",
         &p.read("configs/build.hcl")
-            .replace("clang_version = \"14\"", "clang_version = \"13\""),
+            .replace("clang_version = \"19\"", "clang_version = \"13\""),
     );
     let out = p.orca(&["build"]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("is Debian clang version 14") && err.contains("pins clang 13"),
+        err.contains("is Debian clang version ") && err.contains("pins clang 13"),
         "{err}"
     );
     assert!(
@@ -130,10 +130,10 @@ fn a_different_clang_version_is_refused_with_the_fix() {
 #[test]
 fn a_clang_sha256_pin_is_enforced() {
     let p = Project::new("ebpf-basic", "proj");
-    let pin = format!("clang_version = \"14\"\n  clang_sha256 = \"{}\"", "0".repeat(64));
+    let pin = format!("clang_version = \"19\"\n  clang_sha256 = \"{}\"", "0".repeat(64));
     p.write(
         "configs/build.hcl",
-        &p.read("configs/build.hcl").replace("clang_version = \"14\"", &pin),
+        &p.read("configs/build.hcl").replace("clang_version = \"19\"", &pin),
     );
     let out = p.orca(&["build"]);
     let err = text(&out.stderr);
@@ -147,8 +147,8 @@ fn a_missing_clang_is_a_clear_error() {
     p.write(
         "configs/build.hcl",
         &p.read("configs/build.hcl").replace(
-            "clang_version = \"14\"",
-            "clang_version = \"14\"\n  clang = \"clang-does-not-exist\"",
+            "clang_version = \"19\"",
+            "clang_version = \"19\"\n  clang = \"clang-does-not-exist\"",
         ),
     );
     let out = p.orca(&["build"]);

@@ -1,12 +1,14 @@
 //! One clang invocation: a C source to a stripped eBPF object, reproducibly.
 //!
 //! Reproducibility comes from how clang is run, not from post-processing:
-//! - clang runs in the project root with project-relative source and include paths, and with
-//!   `-fdebug-compilation-dir=.`, `-fdebug-prefix-map=<root>=.` and `-fmacro-prefix-map=<root>=.`,
-//!   so no absolute path of the checkout reaches the object (clang 14 has all three);
+//! - clang runs in a stage (see `stage.rs`): a snapshot of the sources at a path of fixed length,
+//!   with project-relative source and include paths, `-fdebug-compilation-dir=.`,
+//!   `-fdebug-prefix-map=<stage>=.` and `-fmacro-prefix-map=<stage>=.`, so no path of the checkout
+//!   reaches the object (clang 14 and later have all three), and the path's length cannot move
+//!   clang's heap layout (which orders BTF types in clang 19);
 //! - `-fno-ident` drops the `.comment` section naming the compiler build;
-//! - `-Werror=date-time` refuses `__DATE__`, `__TIME__` and `__TIMESTAMP__`, which clang 14 would
-//!   fill from the clock (it does not read `SOURCE_DATE_EPOCH`; later clangs do, and get a fixed 0);
+//! - `-Werror=date-time` refuses `__DATE__`, `__TIME__` and `__TIMESTAMP__`, which clang before 18 would
+//!   fill from the clock (from 18 on clang reads `SOURCE_DATE_EPOCH`, and gets a fixed 0);
 //! - the environment is emptied but for `PATH` and `LD_LIBRARY_PATH`, with `LC_ALL=C` and `TZ=UTC`,
 //!   so `CPATH`, `C_INCLUDE_PATH` and the like cannot change what is compiled.
 //!
@@ -31,6 +33,9 @@ const COMPILE_DEADLINE: Duration = Duration::from_secs(300);
 /// How long one llvm-strip may run.
 const STRIP_DEADLINE: Duration = Duration::from_secs(60);
 
+/// The placeholder for the build directory in the arguments that go into cache keys.
+pub const KEY_DIR: &str = "$STAGE";
+
 /// What varies between the two builds of `--verify-reproducible`; fixed for normal builds.
 #[derive(Debug, Clone)]
 pub struct Env {
@@ -47,19 +52,27 @@ impl Default for Env {
     }
 }
 
-/// clang's arguments for `program`, except the output paths: target, the toolchain's flags, the
-/// program's flags, include directories, reproducibility flags, the source.
-pub fn args(root: &Path, tc: &Toolchain, program: &Program) -> Vec<String> {
+/// clang's arguments for `program` when run in `dir`, except the output paths: target, the
+/// toolchain's flags, the program's flags, include directories, reproducibility flags, the source.
+/// An absolute include directory inside the project `root` is made relative, so that it is read
+/// from the stage too. With `dir` = [`KEY_DIR`] these are the arguments cache keys hash.
+pub fn args(root: &Path, dir: &Path, tc: &Toolchain, program: &Program) -> Vec<String> {
     let mut a = vec!["-target".to_string(), tc.target.clone()];
     a.extend(tc.cflags.iter().cloned());
     a.extend(program.cflags.iter().cloned());
-    a.extend(tc.include_dirs.iter().map(|d| format!("-I{}", d.display())));
-    let root = root.display();
+    a.extend(tc.include_dirs.iter().map(|d| {
+        let d = d.strip_prefix(root).unwrap_or(d);
+        format!(
+            "-I{}",
+            if d.as_os_str().is_empty() { Path::new(".") } else { d }.display()
+        )
+    }));
+    let dir = dir.display();
     a.extend([
         "-fno-ident".to_string(),
         "-fdebug-compilation-dir=.".to_string(),
-        format!("-fdebug-prefix-map={root}=."),
-        format!("-fmacro-prefix-map={root}=."),
+        format!("-fdebug-prefix-map={dir}=."),
+        format!("-fmacro-prefix-map={dir}=."),
         "-Werror=date-time".to_string(),
         "-c".to_string(),
         program.source.display().to_string(),
@@ -67,36 +80,26 @@ pub fn args(root: &Path, tc: &Toolchain, program: &Program) -> Vec<String> {
     a
 }
 
-/// `args` as they go into cache keys: the checkout's path replaced by a placeholder, so every
-/// checkout of a project shares its cache entries (the prefix maps erase the path from objects).
-pub fn canonical(args: &[String], root: &Path) -> Vec<String> {
-    let root = root.display().to_string();
-    let (eq, slash) = (format!("{root}="), format!("{root}/"));
-    args.iter()
-        .map(|a| a.replace(&eq, "$ROOT=").replace(&slash, "$ROOT/"))
-        .collect()
-}
-
 /// A successful compile.
 pub struct Compiled {
     /// The stripped object.
     pub object: Vec<u8>,
-    /// Every file the preprocessor read, as clang named them (relative to the root or absolute).
+    /// Every file the preprocessor read, as clang named them (relative to the stage or absolute).
     pub inputs: Vec<String>,
     /// clang's warnings, if any.
     pub warnings: String,
-    /// When clang started: inputs changed after this may not be what clang read.
+    /// When clang started: inputs outside the stage changed after this may not be what clang read.
     pub started: SystemTime,
 }
 
-/// Compiles in `root` with `args` (from [`args`]). `shown_as` is the object path to name in
-/// messages. A compile error is an `Exit::TestFailed` failure whose message is clang's
-/// diagnostics, which name the source project-relative with its line.
-pub fn compile(clang: &Clang, root: &Path, args: &[String], env: &Env, shown_as: &Path) -> Result<Compiled> {
-    let tmp = crate::paths::temp_dir("clang-")?;
-    let raw = tmp.path().join("raw.o");
-    let obj = tmp.path().join("out.o");
-    let dep = tmp.path().join("out.d");
+/// Compiles `program` in the stage `dir` with `args` (from [`args`] for `dir`); outputs go to
+/// `dir/.orca-out/<name>/`. A compile error is an `Exit::TestFailed` failure whose message is
+/// clang's diagnostics, which name the source project-relative with its line.
+pub fn compile(clang: &Clang, dir: &Path, args: &[String], env: &Env, program: &Program) -> Result<Compiled> {
+    // Output paths are relative and named after the program: the same in every stage.
+    let out = PathBuf::from(".orca-out").join(&program.name);
+    std::fs::create_dir_all(dir.join(&out)).with_context(|| format!("creating {}", dir.join(&out).display()))?;
+    let (raw, obj, dep) = (out.join("raw.o"), out.join("out.o"), out.join("out.d"));
 
     let mut cmd = Command::new(&clang.command);
     cmd.args(args)
@@ -105,16 +108,17 @@ pub fn compile(clang: &Clang, root: &Path, args: &[String], env: &Env, shown_as:
         .arg("-MD")
         .arg("-MF")
         .arg(&dep)
-        .current_dir(root);
-    sanitize_env(&mut cmd, env, tmp.path());
+        .current_dir(dir);
+    sanitize_env(&mut cmd, env);
     let started = SystemTime::now();
-    let out = crate::process::run(&mut cmd, "clang", COMPILE_DEADLINE)?;
-    let diagnostics = out
+    let run = crate::process::run(&mut cmd, "clang", COMPILE_DEADLINE)?;
+    let diagnostics = run
         .stderr_str()
-        .replace(&raw.display().to_string(), &shown_as.display().to_string());
-    if !out.status.success() {
+        .replace(&raw.display().to_string(), &program.object.display().to_string())
+        .replace(&format!("{}/", dir.display()), "");
+    if !run.status.success() {
         let text = if diagnostics.trim().is_empty() {
-            format!("clang failed ({})", out.status)
+            format!("clang failed ({})", run.status)
         } else {
             diagnostics
         };
@@ -122,18 +126,18 @@ pub fn compile(clang: &Clang, root: &Path, args: &[String], env: &Env, shown_as:
     }
 
     let mut strip = Command::new(&clang.strip);
-    strip.arg("-g").arg(&raw).arg("-o").arg(&obj).current_dir(tmp.path());
-    sanitize_env(&mut strip, env, tmp.path());
+    strip.arg("-g").arg(&raw).arg("-o").arg(&obj).current_dir(dir);
+    sanitize_env(&mut strip, env);
     crate::process::run_ok(&mut strip, "llvm-strip", STRIP_DEADLINE)?;
 
-    let object = std::fs::read(&obj).with_context(|| format!("reading clang's output {}", obj.display()))?;
-    let deps = std::fs::read_to_string(&dep).with_context(|| format!("reading clang's depfile {}", dep.display()))?;
+    let object = std::fs::read(dir.join(&obj)).context("reading clang's output")?;
+    let deps = std::fs::read_to_string(dir.join(&dep)).context("reading clang's depfile")?;
     let inputs = depfile::inputs(&deps);
     if inputs.is_empty() {
         return Err(fail!(
             Exit::Infra,
             "clang wrote an empty depfile for {}",
-            shown_as.display()
+            program.object.display()
         ));
     }
     Ok(Compiled {
@@ -144,7 +148,9 @@ pub fn compile(clang: &Clang, root: &Path, args: &[String], env: &Env, shown_as:
     })
 }
 
-fn sanitize_env(cmd: &mut Command, env: &Env, tmp: &Path) {
+/// An empty environment but for what clang needs to start: `CPATH`, `C_INCLUDE_PATH` and the like
+/// cannot change what is compiled, and `TMPDIR` (which differs between users) is not set.
+fn sanitize_env(cmd: &mut Command, env: &Env) {
     cmd.env_clear();
     for keep in ["PATH", "LD_LIBRARY_PATH"] {
         if let Some(v) = std::env::var_os(keep) {
@@ -154,13 +160,7 @@ fn sanitize_env(cmd: &mut Command, env: &Env, tmp: &Path) {
     cmd.env("LC_ALL", "C")
         .env("LANG", "C")
         .env("TZ", &env.tz)
-        .env("SOURCE_DATE_EPOCH", env.source_date_epoch.to_string())
-        .env("TMPDIR", tmp);
-}
-
-/// The inputs of a compile as paths to read: relative ones are under `root`.
-pub fn input_path(root: &Path, input: &str) -> PathBuf {
-    root.join(input)
+        .env("SOURCE_DATE_EPOCH", env.source_date_epoch.to_string());
 }
 
 #[cfg(test)]
@@ -174,7 +174,11 @@ mod tests {
             clang_sha256: None,
             target: "bpf".into(),
             cflags: vec!["-O2".into(), "-g".into()],
-            include_dirs: vec!["ebpf/include".into(), "/usr/include/x86_64-linux-gnu".into()],
+            include_dirs: vec![
+                "ebpf/include".into(),
+                "/usr/include/x86_64-linux-gnu".into(),
+                "/src/proj/gen".into(),
+            ],
             out_dir: "build/ebpf".into(),
         };
         let p = Program {
@@ -189,18 +193,20 @@ mod tests {
     #[test]
     fn flags_keep_their_order_and_end_with_the_source() {
         let (tc, p) = program();
-        let a = args(Path::new("/src/proj"), &tc, &p);
+        let a = args(Path::new("/src/proj"), Path::new("/tmp/stage"), &tc, &p);
         assert_eq!(&a[..5], ["-target", "bpf", "-O2", "-g", "-DEXTRA=1"]);
-        assert_eq!(a[5], "-Iebpf/include");
-        assert!(a.contains(&"-fdebug-prefix-map=/src/proj=.".to_string()));
+        assert_eq!(&a[5..8], ["-Iebpf/include", "-I/usr/include/x86_64-linux-gnu", "-Igen"]);
+        assert!(a.contains(&"-fdebug-prefix-map=/tmp/stage=.".to_string()));
         assert_eq!(a.last().unwrap(), "ebpf/xdp_pass.c");
     }
 
     #[test]
-    fn canonical_flags_do_not_depend_on_the_checkout() {
+    fn key_flags_do_not_depend_on_the_checkout() {
         let (tc, p) = program();
-        let a = canonical(&args(Path::new("/src/one"), &tc, &p), Path::new("/src/one"));
-        let b = canonical(&args(Path::new("/home/x/two"), &tc, &p), Path::new("/home/x/two"));
+        let mut tc2 = tc.clone();
+        tc2.include_dirs[2] = "/home/x/two/gen".into();
+        let a = args(Path::new("/src/proj"), Path::new(KEY_DIR), &tc, &p);
+        let b = args(Path::new("/home/x/two"), Path::new(KEY_DIR), &tc2, &p);
         assert_eq!(a, b);
     }
 }

@@ -59,7 +59,7 @@ pub fn sweep_temps(dir: &Path, base: &str) {
 }
 
 /// Whether process `pid` exists (EPERM means it does, owned by someone else).
-fn alive(pid: i32) -> bool {
+pub fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     let exists = unsafe { libc::kill(pid, 0) } == 0;
     exists || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)

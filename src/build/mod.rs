@@ -25,6 +25,7 @@ pub mod files;
 pub mod hash;
 pub mod record;
 pub mod reproducible;
+pub mod stage;
 pub mod toolchain;
 pub mod validate;
 
@@ -177,12 +178,15 @@ pub fn build(root: &Path, tc: &Toolchain, programs: &[Program], opts: &Options<'
     // Temporary files of builds that were killed before they could rename them into place.
     files::sweep_temps(&out_dir, ".tmp-");
     files::sweep_temps(&out_dir.join(".orca"), ".tmp-");
+    stage::sweep();
     let ctx = step::Ctx {
         root,
         tc,
         clang: &clang,
         cache: &cache::ObjectCache::open()?,
         headers: header_names(root, tc, programs, &out_dir),
+        stage_files: stage::files_to_stage(root, tc, programs),
+        stage: Default::default(),
         out_dir,
         hashes: Default::default(),
     };

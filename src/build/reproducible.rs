@@ -1,7 +1,8 @@
 //! `orca build --verify-reproducible`: build twice in two copies of the sources and compare.
 //!
 //! The copies differ in everything a careless build would leak: their absolute paths (and path
-//! lengths), the time, `SOURCE_DATE_EPOCH`, `TZ` and the umask. The object cache and the records
+//! lengths; though clang runs in a stage of fixed path length either way, see `stage.rs`), the
+//! time, `SOURCE_DATE_EPOCH`, `TZ` and the umask. The object cache and the records
 //! are bypassed, so both builds really run clang. The project's own `build/` is not touched.
 
 use std::collections::BTreeSet;
@@ -13,7 +14,8 @@ use serde::Serialize;
 
 use super::compile::{self, Env};
 use super::hash::sha256;
-use super::{files, pool, record, toolchain};
+use super::stage::{self, Stage};
+use super::{pool, toolchain};
 use crate::plan::{Program, Toolchain};
 
 /// The comparison for one program.
@@ -48,7 +50,7 @@ pub fn verify(root: &Path, tc: &Toolchain, programs: &[Program], jobs: usize) ->
         a_tmp.path().join("src"),
         b_tmp.path().join("a/much/longer/path/to/another/checkout"),
     ];
-    let files = sources(root, tc, programs);
+    let files = stage::files_to_stage(root, tc, programs);
     for t in &trees {
         for f in &files {
             let dest = t.join(f);
@@ -78,9 +80,11 @@ pub fn verify(root: &Path, tc: &Toolchain, programs: &[Program], jobs: usize) ->
     for (tree, (env, umask)) in trees.iter().zip(&envs) {
         // SAFETY: umask(2) cannot fail; it is restored below.
         let old = unsafe { libc::umask(*umask) };
+        let stage = Stage::create(tree, &files);
         let built = pool::map(programs, jobs, |p| {
-            let args = compile::args(tree, tc, p);
-            compile::compile(&clang, tree, &args, env, &p.object)
+            let stage = stage.as_ref().map_err(|e| format!("{e:#}"))?;
+            let args = compile::args(tree, stage.path(), tc, p);
+            compile::compile(&clang, stage.path(), &args, env, p)
                 .map(|c| c.object)
                 .map_err(|e| format!("{e:#}"))
         });
@@ -144,42 +148,4 @@ pub fn differing_sections(a: &[u8], b: &[u8]) -> Vec<String> {
         out.push("ELF headers".into());
     }
     out
-}
-
-/// The project-relative files to copy: the sources' directories, the relative include
-/// directories, and any other project file the last build's records list as an input.
-fn sources(root: &Path, tc: &Toolchain, programs: &[Program]) -> BTreeSet<String> {
-    let out_dir = root.join(&tc.out_dir);
-    let skip = [out_dir.clone(), root.join("target"), root.join("build")];
-    let mut dirs: Vec<PathBuf> = programs
-        .iter()
-        .filter_map(|p| p.source.parent())
-        .map(|d| root.join(d))
-        .collect();
-    dirs.extend(tc.include_dirs.iter().filter(|d| d.is_relative()).map(|d| root.join(d)));
-    let mut files: BTreeSet<String> = BTreeSet::new();
-    for d in dirs {
-        if d == root {
-            // A source at the top level: copy the top-level files only, not the whole project.
-            files.extend(
-                files::list_files(root, &d, &[""], &skip)
-                    .into_iter()
-                    .filter(|f| !f.contains('/')),
-            );
-        } else {
-            files.extend(files::list_files(root, &d, &[""], &skip));
-        }
-    }
-    for p in programs {
-        files.insert(p.source.display().to_string());
-        if let Some(r) = record::load(&out_dir, &p.name) {
-            files.extend(
-                r.inputs
-                    .into_iter()
-                    .map(|i| i.path)
-                    .filter(|i| !i.starts_with('/') && root.join(i).is_file()),
-            );
-        }
-    }
-    files
 }

@@ -1,11 +1,14 @@
 //! Building one program: up to date, else from the cache, else with clang.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use super::cache::ObjectCache;
 use super::hash::{FileHashes, Keyed, sha256};
 use super::record::{self, Input, Record};
+use super::stage::Stage;
 use super::toolchain::Clang;
 use super::validate::{ObjectInfo, validate};
 use super::{Outcome, ProgramResult, compile};
@@ -22,6 +25,18 @@ pub(super) struct Ctx<'a> {
     pub hashes: FileHashes,
     /// The names of the headers in the project's include and source directories (see `mod.rs`).
     pub headers: String,
+    /// The files to stage, and the stage, made when the first program needs clang.
+    pub stage_files: BTreeSet<String>,
+    pub stage: OnceLock<Result<Stage, String>>,
+}
+
+impl Ctx<'_> {
+    fn stage(&self) -> anyhow::Result<&Stage> {
+        self.stage
+            .get_or_init(|| Stage::create(self.root, &self.stage_files).map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| crate::fail!(Exit::Infra, "{e}"))
+    }
 }
 
 pub(super) fn build_one(ctx: &Ctx<'_>, program: &Program) -> ProgramResult {
@@ -58,8 +73,8 @@ type Built = (Outcome, Vec<u8>, ObjectInfo, Option<String>);
 
 fn run(ctx: &Ctx<'_>, program: &Program) -> anyhow::Result<Built> {
     crate::process::check_interrupted()?;
-    let args = compile::args(ctx.root, ctx.tc, program);
-    let mkey = manifest_key(ctx, &compile::canonical(&args, ctx.root), program);
+    let key_args = compile::args(ctx.root, Path::new(compile::KEY_DIR), ctx.tc, program);
+    let mkey = manifest_key(ctx, &key_args, program);
     let out = ctx.root.join(&program.object);
 
     // 1. Up to date: same manifest key, same input bytes, object untouched.
@@ -102,9 +117,11 @@ fn run(ctx: &Ctx<'_>, program: &Program) -> anyhow::Result<Built> {
     }
 
     // 3. clang.
-    let c = compile::compile(ctx.clang, ctx.root, &args, &compile::Env::default(), &program.object)?;
+    let stage = ctx.stage()?;
+    let args = compile::args(ctx.root, stage.path(), ctx.tc, program);
+    let c = compile::compile(ctx.clang, stage.path(), &args, &compile::Env::default(), program)?;
     let info = validate(&c.object).map_err(|m| crate::fail!(Exit::TestFailed, "{} {m}", program.object.display()))?;
-    let (inputs, stable) = hash_after(ctx, &c);
+    let (inputs, stable) = hash_after(ctx, stage, &c);
     let key = object_key(&mkey, &inputs);
     super::files::install(&out, &c.object)?;
     if stable {
@@ -169,14 +186,24 @@ fn hash_all(ctx: &Ctx<'_>, list: &[String]) -> Option<Vec<Input>> {
         .collect()
 }
 
-/// Hashes the inputs clang reported, fresh from disk, and says whether they are certainly what
-/// clang read: none was modified after clang started, and none differs from the hash this build
-/// took before the compile. An edit racing the build must not put a wrongly keyed object in the
-/// cache.
-fn hash_after(ctx: &Ctx<'_>, c: &compile::Compiled) -> (Vec<Input>, bool) {
+/// Hashes the inputs clang reported, and says whether the hashes are certainly of what clang
+/// read. Staged copies are (clang read them and nothing else touches them). Other inputs (system
+/// headers, files reached through the stage's symlinks) must not have been modified after clang
+/// started, nor differ from the hash this build took before. An edit racing the build must not
+/// put a wrongly keyed object in the cache.
+fn hash_after(ctx: &Ctx<'_>, stage: &Stage, c: &compile::Compiled) -> (Vec<Input>, bool) {
     let mut stable = true;
     let mut inputs = Vec::with_capacity(c.inputs.len());
     for p in &c.inputs {
+        if stage.holds(p) {
+            let sha = super::hash::file_sha256(&stage.path().join(p)).ok();
+            stable &= sha.is_some();
+            inputs.push(Input {
+                path: p.clone(),
+                sha256: sha.unwrap_or_default(),
+            });
+            continue;
+        }
         let path = ctx.root.join(p);
         let sha = super::hash::file_sha256(&path).ok();
         let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();

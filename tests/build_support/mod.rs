@@ -91,7 +91,7 @@ impl Project {
         self.write(
             "configs/build.hcl",
             &format!(
-                "schema_version = \"1.0\"\n\ntoolchain {{\n  clang_version = \"14\"\n  target = \"bpf\"\n  \
+                "schema_version = \"1.0\"\n\ntoolchain {{\n  clang_version = \"19\"\n  target = \"bpf\"\n  \
                  cflags = [{cflags}]\n  include_dirs = [\"/usr/include/x86_64-linux-gnu\"]\n  out_dir = \"build/ebpf\"\n}}\n\n\
                  program \"{name}\" {{\n  source = \"ebpf/{name}.c\"\n}}\n"
             ),
