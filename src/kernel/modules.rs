@@ -1,5 +1,7 @@
 //! Kernel modules: which ones a set of wanted modules needs, in load order, read from each
 //! module's own `.modinfo` section (not from depmod, which the host may lack or run differently).
+//! Only hard dependencies (`depends=`) are followed; `softdep=` hints are not, as none of the
+//! modules orca boots with needs one to work.
 
 use std::collections::BTreeSet;
 use std::io::Read;
