@@ -69,6 +69,8 @@ struct Ctx {
     run_id: String,
     logs: PathBuf,
     accel: String,
+    /// The acceleration VM stages actually got (`kvm` or `tcg`), once one booted.
+    resolved_accel: std::sync::Mutex<Option<String>>,
     env: Vec<(String, String)>,
 }
 
@@ -92,6 +94,7 @@ pub fn run(plan: &Plan, pipeline: &Pipeline, opts: &Options) -> Result<Report> {
         run_id,
         logs,
         accel: opts.accel.clone(),
+        resolved_accel: Default::default(),
     });
     let stage = |n: &str| pipeline.stages.iter().find(|s| s.name == n);
     let budget = Budget::of_host(opts.jobs);
@@ -179,11 +182,7 @@ pub fn run(plan: &Plan, pipeline: &Pipeline, opts: &Options) -> Result<Report> {
         .collect();
     let mut cells = cells;
     cells.sort_by_key(|c| order.get(c.id.as_str()).copied().unwrap_or(usize::MAX));
-    let accel = pipeline
-        .stages
-        .iter()
-        .any(|s| s.vm.is_some())
-        .then(|| ctx.accel.clone());
+    let accel = ctx.resolved_accel.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok(Report {
         kind: format!("pipeline:{}", pipeline.name),
         backend: "native".into(),
@@ -319,22 +318,26 @@ fn prepare(
 fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>) -> Done {
     let start = Instant::now();
     let log_path = ctx.logs.join(format!("{}.log", s.name));
+    let mut env = ctx.env.clone();
+    env.push(("ORCA_STAGE".to_string(), s.name.clone()));
     let ran = match std::fs::File::create(&log_path) {
         Err(e) => Ran::new(Outcome::Error, format!("cannot write {}: {e}", log_path.display())),
         Ok(mut log) => match &s.vm {
             None => {
                 let deadline = start + Duration::from_secs(s.timeout_secs);
-                host::run(&s.commands, &ctx.root, &ctx.env, &mut log, deadline)
+                host::run(&s.commands, &ctx.root, &env, &mut log, deadline)
             }
-            Some(vm) => vm::run(
-                &ctx.plan,
-                s,
-                vm,
-                kernel.as_deref().unwrap_or_default(),
-                &ctx.accel,
-                &ctx.env,
-                &mut log,
-            ),
+            Some(vm) => {
+                let guest = vm::Guest {
+                    plan: &ctx.plan,
+                    vm,
+                    kernel: kernel.as_deref().unwrap_or_default(),
+                    accel: &ctx.accel,
+                    root: &ctx.root,
+                    env: &env,
+                };
+                vm::run(&guest, s, &mut log)
+            }
         },
     };
     let mut artifacts = None;
@@ -352,9 +355,13 @@ fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>) -> Done {
     let output = (ran.outcome != Outcome::Pass)
         .then(|| log_tail(&log_path, 40))
         .flatten();
+    if let Some(a) = &ran.accel {
+        *ctx.resolved_accel.lock().unwrap_or_else(|e| e.into_inner()) = Some(a.clone());
+    }
     let mut d = settled(s, ran.outcome, ran.message.unwrap_or_default(), artifacts);
     d.result.duration_ms = start.elapsed().as_millis() as u64;
     d.result.kernel = kernel;
+    d.result.release = ran.release;
     d.result.output = output;
     if d.result.outcome == Outcome::Pass {
         d.result.message = None;
@@ -449,7 +456,7 @@ fn place(s: &Stage, kernel: Option<&str>) -> String {
     }
 }
 
-/// The environment every stage command gets. PATH starts with this orca's folder, so a stage
+/// The environment every stage command gets (plus `ORCA_STAGE`, the stage's name). PATH starts with this orca's folder, so a stage
 /// that runs `orca` runs the same binary the cache key hashed.
 fn stage_env(pipeline: &str, run_id: &str, root: &Path) -> Vec<(String, String)> {
     let mut env = vec![

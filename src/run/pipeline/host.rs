@@ -16,6 +16,9 @@ pub struct Ran {
     pub outcome: Outcome,
     /// Why, for anything but a pass.
     pub message: Option<String>,
+    /// For VM stages: the guest's `uname -r` and the acceleration used, once booted.
+    pub release: Option<String>,
+    pub accel: Option<String>,
 }
 
 impl Ran {
@@ -23,12 +26,16 @@ impl Ran {
         Ran {
             outcome: Outcome::Pass,
             message: None,
+            release: None,
+            accel: None,
         }
     }
     pub fn new(outcome: Outcome, message: impl Into<String>) -> Ran {
         Ran {
             outcome,
             message: Some(message.into()),
+            release: None,
+            accel: None,
         }
     }
 }

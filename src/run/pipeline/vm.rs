@@ -1,22 +1,188 @@
-//! VM stages: boot the stage's VM on its kernel and run the commands in the guest.
+//! VM stages: boot the stage's VM on its kernel, run the commands in the guest in the project
+//! root, then copy the stage's artifacts out of the guest.
+//!
+//! The guest sees the host's tree (so it sees the dependencies' restored artifacts), but it writes
+//! into a tmpfs overlay: what a stage produces exists only in the guest until it is copied out.
 
 use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
 
 use super::host::Ran;
+use crate::error::{Exit, exit_of};
 use crate::plan::{Plan, Stage};
 use crate::report::Outcome;
+use crate::vm::{ExecRequest, Machine, Stream, setup};
 
-pub fn run(
-    _plan: &Plan,
-    _s: &Stage,
-    vm: &str,
-    kernel: &str,
-    _accel: &str,
-    _env: &[(String, String)],
-    _log: &mut File,
-) -> Ran {
-    Ran::new(
-        Outcome::Error,
-        format!("VM stage (vm {vm}, kernel {kernel}): the VM engine is not in this build of orca yet"),
-    )
+/// Everything a VM stage needs besides the stage itself.
+pub struct Guest<'a> {
+    pub plan: &'a Plan,
+    pub vm: &'a str,
+    pub kernel: &'a str,
+    pub accel: &'a str,
+    pub root: &'a Path,
+    /// The stage environment (`ORCA_*`), on top of the usual guest environment.
+    pub env: &'a [(String, String)],
+}
+
+pub fn run(g: &Guest, s: &Stage, log: &mut File) -> Ran {
+    let start = Instant::now();
+    let mut booted = None;
+    let result = run_in_guest(g, s, log, start, &mut booted);
+    let mut ran = result.unwrap_or_else(|e| {
+        let _ = writeln!(log, "orca: {e:#}");
+        let outcome = match exit_of(&e) {
+            Exit::KernelUnavailable | Exit::KernelConfig => Outcome::Unavailable,
+            _ => Outcome::Error,
+        };
+        Ran::new(outcome, format!("{e:#}"))
+    });
+    if let Some((release, accel)) = booted {
+        ran.release = Some(release);
+        ran.accel = Some(accel);
+    }
+    ran
+}
+
+fn run_in_guest(
+    g: &Guest,
+    s: &Stage,
+    log: &mut File,
+    start: Instant,
+    booted: &mut Option<(String, String)>,
+) -> Result<Ran> {
+    let spec = g.plan.vm(g.vm);
+    let overrides = setup::Overrides {
+        kernel: Some(g.kernel.to_string()),
+        accel: crate::vm::accel::parse(g.accel)?,
+        ..Default::default()
+    };
+    let _ = writeln!(log, "orca: booting vm {} on kernel {}", g.vm, g.kernel);
+    let cfg = setup::config(g.plan, spec, &overrides, g.root)?;
+    let mut machine = Machine::boot(cfg)?;
+    *booted = Some((machine.release().to_string(), machine.accel().name().to_string()));
+    let _ = writeln!(
+        log,
+        "orca: booted {} ({}) in {}",
+        machine.release(),
+        machine.accel().name(),
+        crate::ui::duration(machine.boot_time())
+    );
+    // The stage's deadline covers the boot too, scaled like every guest deadline.
+    let deadline = start + Duration::from_secs_f64(s.timeout_secs as f64 * machine.scale());
+    let mut env = setup::command_env(&[])?;
+    env.extend(g.env.iter().filter(|(k, _)| k != "PATH").cloned());
+    let cwd = g.root.display().to_string();
+    for (i, command) in s.commands.iter().enumerate() {
+        let _ = writeln!(log, "$ {command}");
+        let req = ExecRequest {
+            shell: Some(command.clone()),
+            env: env.clone(),
+            cwd: Some(cwd.clone()),
+            ..Default::default()
+        };
+        let mut sink = |_: Stream, bytes: &[u8]| {
+            let _ = log.write_all(bytes);
+        };
+        let res = match machine.exec_until(&req, &mut sink, Some(deadline)) {
+            Ok(r) => r,
+            Err(e) if exit_of(&e) == Exit::Timeout => {
+                return Ok(Ran::new(
+                    Outcome::Error,
+                    format!("command {} `{command}` passed the stage's deadline", i + 1),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        if !res.success() {
+            let why = format!("command {} `{command}` failed in the guest ({res})", i + 1);
+            let _ = writeln!(log, "orca: {why}");
+            return Ok(Ran::new(Outcome::Fail, why));
+        }
+    }
+    copy_artifacts(&mut machine, g.root, &s.artifacts, deadline, log)?;
+    let _ = machine.shutdown();
+    Ok(Ran::pass())
+}
+
+/// Copies the files the artifact globs match in the guest to the same paths on the host. The
+/// guest lists candidates below each glob's fixed prefix; the globs are matched here.
+fn copy_artifacts(m: &mut Machine, root: &Path, globs: &[String], deadline: Instant, log: &mut File) -> Result<()> {
+    if globs.is_empty() {
+        return Ok(());
+    }
+    let prefixes: Vec<String> = globs.iter().map(|g| quote(&fixed_prefix(g))).collect();
+    let list = format!("find {} -type f 2>/dev/null; true", prefixes.join(" "));
+    let req = ExecRequest {
+        shell: Some(list),
+        cwd: Some(root.display().to_string()),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    m.exec_until(
+        &req,
+        &mut |stream, bytes| {
+            if stream == Stream::Stdout {
+                out.extend_from_slice(bytes)
+            }
+        },
+        Some(deadline),
+    )?;
+    let opts = glob::MatchOptions {
+        require_literal_separator: true,
+        ..Default::default()
+    };
+    let patterns: Vec<glob::Pattern> = globs.iter().filter_map(|g| glob::Pattern::new(g).ok()).collect();
+    let listed = String::from_utf8_lossy(&out);
+    // Two globs may share a prefix: each file once.
+    let files: std::collections::BTreeSet<&str> = listed.lines().map(|l| l.trim_start_matches("./")).collect();
+    for rel in files {
+        // A glob naming a folder takes everything below it, as on the host.
+        let wanted = patterns.iter().any(|p| {
+            p.matches_with(rel, opts)
+                || Path::new(rel)
+                    .ancestors()
+                    .skip(1)
+                    .any(|a| p.matches_with(&a.to_string_lossy(), opts))
+        });
+        if wanted {
+            let _ = writeln!(log, "orca: copying artifact {rel} out of the guest");
+            m.copy_out(&format!("{}/{rel}", root.display()), &root.join(rel))?;
+        }
+    }
+    Ok(())
+}
+
+/// The part of a glob before its first wildcard, cut back to a whole path component: `build/ebpf`
+/// for `build/ebpf/*.o`, `.` for `*.json`.
+fn fixed_prefix(glob: &str) -> String {
+    let cut = glob.find(['*', '?', '[']).unwrap_or(glob.len());
+    if cut == glob.len() {
+        return glob.to_string();
+    }
+    match glob[..cut].rfind('/') {
+        Some(i) => glob[..i].to_string(),
+        None => ".".to_string(),
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_are_listed_from_their_fixed_prefix() {
+        assert_eq!(fixed_prefix("build/ebpf/*.o"), "build/ebpf");
+        assert_eq!(fixed_prefix("build/perf.json"), "build/perf.json");
+        assert_eq!(fixed_prefix("*.json"), ".");
+        assert_eq!(fixed_prefix("out/**/x?.txt"), "out");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+    }
 }

@@ -1,0 +1,107 @@
+//! A pipeline with a VM stage on kernel 6.12, booted in QEMU (TCG here): the guest reads a host
+//! stage's artifact, its own artifacts are copied out of the guest, and a later host stage reads
+//! them. A second run takes everything from the cache without booting.
+//!
+//! The project lives below the target folder, because the guest sees the host's tree but gets a
+//! fresh /tmp. With `CI=true` nothing here is skipped; otherwise a missing QEMU skips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+}
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(dir: &Path, cache: &Path) -> (i32, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["pipeline", "run", "configs/pipeline.hcl", "--json", "-"])
+        .current_dir(dir)
+        .env("ORCA_CACHE_DIR", cache)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no report ({e}):\n{stderr}"));
+    (out.status.code().unwrap(), report, stderr)
+}
+
+fn stage<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["cells"].as_array().unwrap().iter().find(|c| c["id"] == name).unwrap()
+}
+
+#[test]
+fn artifacts_flow_through_a_vm_stage_and_the_second_run_is_cached() {
+    let qemu = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()));
+    if !qemu {
+        assert!(!in_ci(), "CI=true and qemu-system-x86_64 is not installed");
+        eprintln!("SKIPPED pipeline_vm: qemu-system-x86_64 is not installed (run .ci/setup)");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scratch = Scratch(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pipeline-vm-{}", std::process::id())));
+    let dir = scratch.0.join("project");
+    std::fs::create_dir_all(dir.join("configs")).unwrap();
+    std::fs::create_dir_all(dir.join("ebpf")).unwrap();
+    std::fs::copy(
+        root.join("tests/fixtures/pipelines/vm.hcl"),
+        dir.join("configs/pipeline.hcl"),
+    )
+    .unwrap();
+    std::fs::copy(root.join("configs/kernels.hcl"), dir.join("configs/kernels.hcl")).unwrap();
+    // The kernels are shared with the rest of orca's cache; the results are this test's own.
+    let cache = scratch.0.join("cache");
+    let shared = std::env::var_os("ORCA_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/orca"));
+    std::fs::create_dir_all(&cache).unwrap();
+    for area in ["kernels", "apt", "initramfs", "accel", "bootimage"] {
+        if shared.join(area).exists() {
+            std::os::unix::fs::symlink(shared.join(area), cache.join(area)).unwrap();
+        }
+    }
+
+    let (code, r, err) = run(&dir, &cache);
+    assert_eq!(code, 0, "{r:#}\n{err}");
+    assert_eq!(stage(&r, "guest")["kernel"], "6.12");
+    assert!(
+        stage(&r, "guest")["release"].as_str().unwrap().starts_with("6.12."),
+        "{r:#}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out/seen.txt")).unwrap(),
+        "from-the-host\n"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("out/release.txt"))
+            .unwrap()
+            .starts_with("6.12.")
+    );
+    assert_eq!(stage(&r, "check")["outcome"], "pass");
+    assert!(r["accel"].is_string(), "{r:#}");
+
+    std::fs::remove_dir_all(dir.join("out")).unwrap();
+    let (code, r, err) = run(&dir, &cache);
+    assert_eq!(code, 0, "{r:#}\n{err}");
+    for s in ["prepare", "guest", "check"] {
+        assert_eq!(stage(&r, s)["cached"], true, "{s}: {r:#}");
+    }
+    assert!(
+        !err.contains("stage guest started"),
+        "the cached VM stage booted:\n{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out/seen.txt")).unwrap(),
+        "from-the-host\n"
+    );
+}
