@@ -95,6 +95,8 @@ pub fn spawn(cmd: &mut Command, what: &str) -> Result<Child> {
     unsafe {
         cmd.pre_exec(|| {
             libc::setpgid(0, 0);
+            // Linux only: elsewhere the signal handler and `Drop` are the only cleanup.
+            #[cfg(target_os = "linux")]
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             Ok(())
         });
