@@ -16,7 +16,8 @@ use crate::plan::{self, Cell, Plan, TestSpec};
 use crate::report::{self, Report};
 use crate::run::budget::Budget;
 use crate::run::cache::ResultCache;
-use crate::run::matrix::{self, CellRunner};
+use crate::run::guest::GuestRunner;
+use crate::run::matrix;
 use crate::run::select;
 use crate::run::shard::Shard;
 use crate::{fail, ui};
@@ -169,31 +170,10 @@ fn run_cells(
         cache: ResultCache::open()?,
         use_cache: !opts.no_cache,
     };
-    let runner = guest_runner(root, accel)?;
+    let runner = GuestRunner::new(plan, root, accel)?;
     let report = matrix::execute(&run, &runner)?;
     emit(&report, opts)?;
     Ok(report.exit_code())
-}
-
-/// The runner that boots cells' kernels in QEMU.
-fn guest_runner(_root: &Path, _accel: &str) -> Result<impl CellRunner> {
-    Err::<NoGuests, _>(super::not_yet("running matrix cells in VMs"))
-}
-
-/// Until the VM engine lands there is nothing to run cells in.
-struct NoGuests;
-
-impl CellRunner for NoGuests {
-    type Kernel = ();
-    fn prepare(&self, _: &plan::Kernel) -> Result<()> {
-        Ok(())
-    }
-    fn run(&self, _: &(), _: &matrix::Job, _: &dyn Fn(&str)) -> Result<crate::run::classify::CellOutput> {
-        Err(super::not_yet("running matrix cells in VMs"))
-    }
-    fn accel(&self) -> Option<String> {
-        None
-    }
 }
 
 /// Builds every program, the way `orca build` does, so the cells test what the sources say.

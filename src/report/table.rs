@@ -137,27 +137,30 @@ fn details(report: &Report, labels: &[String]) -> String {
                 quote(&mut out, c.output.as_deref());
             }
         }
+        // Expected failures, one line per expectation: the logs are in the JUnit and JSON.
+        let mut xfails: Vec<(&str, Vec<&str>)> = Vec::new();
+        for t in c.tests.iter().filter(|t| t.outcome == Outcome::ExpectedFail) {
+            let why = t.expectation.as_deref().unwrap_or("expected to fail");
+            match xfails.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, names)) => names.push(&t.name),
+                None => xfails.push((why, vec![&t.name])),
+            }
+        }
+        for (why, names) in xfails {
+            let which = if names.len() <= 3 {
+                names.join(", ")
+            } else {
+                format!("{} tests ({}, ...)", names.len(), names[0])
+            };
+            let _ = writeln!(out, "{label} {which}: xfail — {why}");
+        }
         for t in c
             .tests
             .iter()
-            .filter(|t| !matches!(t.outcome, Outcome::Pass | Outcome::Skip))
+            .filter(|t| t.outcome.is_failure() || t.outcome.is_infra())
         {
-            let why = [t.expectation.as_deref(), t.message.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("; ");
-            let _ = writeln!(
-                out,
-                "{label} {}: {}{}",
-                t.name,
-                t.outcome.label(),
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!(" — {why}")
-                }
-            );
+            let why = t.message.as_deref().map(|m| format!(" — {m}")).unwrap_or_default();
+            let _ = writeln!(out, "{label} {}: {}{why}", t.name, t.outcome.label());
             if t.outcome == Outcome::Fail {
                 quote(&mut out, t.log.as_deref());
             }

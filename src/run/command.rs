@@ -4,8 +4,8 @@
 //! absolute paths in the guest. A spec's `orca suite [ARGS]` becomes
 //! `<host orca> suite --json --objects <project>/<out_dir> [--test GLOB]... [ARGS]`, run in the
 //! project root, and its JSON document is the cell's result. Any other command runs as
-//! `/bin/sh -c COMMAND` in the project root, with the host orca's folder first on `PATH`, and
-//! passes or fails by its exit code.
+//! `/bin/sh -c COMMAND` in the project root (where the guest environment puts the host orca's
+//! folder first on `PATH`), and passes or fails by its exit code.
 
 use std::path::{Path, PathBuf};
 
@@ -14,16 +14,11 @@ use std::path::{Path, PathBuf};
 pub struct Resolved {
     /// The program and its arguments.
     pub argv: Vec<String>,
-    /// Extra environment.
-    pub env: Vec<(String, String)>,
     /// The working directory (the project root).
     pub cwd: PathBuf,
     /// True when the command is the behaviour suite and prints a result document.
     pub suite: bool,
 }
-
-/// The `PATH` commands see in the guest, after the host orca's folder.
-const GUEST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Characters that make a command a shell script rather than a plain argument list.
 const SHELL_CHARS: &[char] = &[
@@ -55,15 +50,12 @@ pub fn resolve(command: &str, exe: &Path, root: &Path, objects: &Path, tests: &[
         }
         return Resolved {
             argv,
-            env: vec![],
             cwd: root.to_path_buf(),
             suite: true,
         };
     }
-    let bin_dir = exe.parent().map(|d| d.display().to_string()).unwrap_or_default();
     Resolved {
         argv: vec!["/bin/sh".into(), "-c".into(), command.to_string()],
-        env: vec![("PATH".into(), format!("{bin_dir}:{GUEST_PATH}"))],
         cwd: root.to_path_buf(),
         suite: false,
     }
@@ -106,11 +98,10 @@ mod tests {
     }
 
     #[test]
-    fn anything_else_is_a_shell_command_that_can_call_orca() {
+    fn anything_else_is_a_shell_command() {
         let got = r("uname -r && orca suite", &[]);
         assert!(!got.suite);
         assert_eq!(got.argv, ["/bin/sh", "-c", "uname -r && orca suite"]);
-        assert!(got.env[0].1.starts_with("/work/target/release:"), "{:?}", got.env);
         assert!(!r("make test", &[]).suite);
     }
 }

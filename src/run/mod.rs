@@ -2,7 +2,7 @@
 //!
 //! - [`matrix`]: running a matrix's cells into a report, through a [`matrix::CellRunner`].
 //! - [`select`], [`shard`]: `--kernel`, `--test` and `--shard I/N`.
-//! - [`command`]: what a cell's command becomes in the guest.
+//! - [`command`]: what a cell's command becomes in the guest; [`guest`] runs it in QEMU.
 //! - [`expect`]: kernel expectations (`expect "GLOB" { min_kernel }`).
 //! - [`classify`]: a cell's output → its results.
 //! - [`cache`]: the result cache and its keys.
@@ -14,6 +14,7 @@ pub mod cache;
 pub mod classify;
 pub mod command;
 pub mod expect;
+pub mod guest;
 pub mod live;
 pub mod matrix;
 pub mod pipeline;

@@ -1,0 +1,132 @@
+//! The [`CellRunner`] that runs cells in QEMU guests.
+//!
+//! A cell boots its kernel with the test's VM spec (resources, mounts, modules), runs its command
+//! in the project root with the usual guest environment (`vm::setup::command_env`: orca's folder
+//! first on `PATH`), and shuts the guest down. Its deadline, `timeout × Machine::scale()` (×6 under
+//! TCG), counts from the start of the boot.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::classify::CellOutput;
+use super::matrix::{CellRunner, Job};
+use crate::error::{Exit, exit_of};
+use crate::plan::{self, Plan};
+use crate::vm::{Accel, ExecRequest, Machine, Stream, setup};
+
+pub struct GuestRunner<'a> {
+    plan: &'a Plan,
+    root: PathBuf,
+    accel: Accel,
+    /// The acceleration the first guest booted with.
+    seen: Mutex<Option<String>>,
+}
+
+impl<'a> GuestRunner<'a> {
+    /// A runner for `plan`'s cells in the project at `root`; `accel` is `--accel`.
+    pub fn new(plan: &'a Plan, root: &Path, accel: &str) -> Result<GuestRunner<'a>> {
+        Ok(GuestRunner {
+            plan,
+            root: root.to_path_buf(),
+            accel: crate::vm::accel::parse(accel)?,
+            seen: Mutex::new(None),
+        })
+    }
+}
+
+impl CellRunner for GuestRunner<'_> {
+    type Kernel = ();
+
+    fn prepare(&self, kernel: &plan::Kernel) -> Result<()> {
+        crate::kernel::prepare_in(kernel, &self.root).map(|_| ())
+    }
+
+    fn run(&self, _: &(), job: &Job, state: &dyn Fn(&str)) -> Result<CellOutput> {
+        let start = Instant::now();
+        let overrides = setup::Overrides {
+            kernel: Some(job.cell.kernel.clone()),
+            accel: self.accel,
+            ..Default::default()
+        };
+        // The kernel is prepared already: this reads its manifest back from the cache.
+        let mut cfg = setup::config(self.plan, job.vm, &overrides, &self.root)?;
+        cfg.name = guest_name(&job.cell.id);
+        state("booting");
+        let mut machine = Machine::boot(cfg)?;
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(|| machine.accel().name().to_string());
+        let limit = job.timeout.mul_f64(machine.scale());
+        let deadline = start + limit;
+        state(&format!(
+            "running (booted in {})",
+            crate::ui::duration(machine.boot_time())
+        ));
+        let req = ExecRequest {
+            argv: job.command.argv.clone(),
+            env: setup::command_env(&[])?,
+            cwd: Some(job.command.cwd.display().to_string()),
+            ..Default::default()
+        };
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let ran = machine.exec_until(
+            &req,
+            &mut |stream, bytes| match stream {
+                Stream::Stdout => stdout.extend_from_slice(bytes),
+                Stream::Stderr => stderr.extend_from_slice(bytes),
+            },
+            Some(deadline),
+        );
+        let res = match ran {
+            Ok(r) => r,
+            Err(e) if exit_of(&e) == Exit::Timeout => {
+                return Err(e.context(format!(
+                    "cell {} passed its deadline of {}",
+                    job.cell.id,
+                    crate::ui::duration(limit)
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        state("shutting down");
+        let _ = machine.shutdown();
+        Ok(CellOutput {
+            exit_code: res.code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            duration: start.elapsed(),
+        })
+    }
+
+    fn accel(&self) -> Option<String> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The guest's hostname for a cell: `cell-6-1-0` for `6.1/0`.
+fn guest_name(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("cell-{safe}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn guest_names_are_hostnames() {
+        assert_eq!(super::guest_name("6.1/0"), "cell-6-1-0");
+        assert_eq!(super::guest_name("Debian 12/3"), "cell-debian-12-3");
+    }
+}
