@@ -21,7 +21,3 @@ pub mod spec;
 pub mod suite;
 pub mod ui;
 pub mod vm;
-
-pub(crate) fn cli_not_yet(what: &str) -> anyhow::Error {
-    fail!(error::Exit::Infra, "`{what}` is not available in this build of orca yet")
-}

@@ -1,0 +1,147 @@
+//! `exec`: run a command in its own process group, stream stdout and stderr as they come (each
+//! in order, separately), report its exact exit.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Job, Jobs, Out};
+use crate::vm::protocol::{Bytes, Event, ExecRequest};
+
+pub(crate) fn run(id: u64, req: ExecRequest, out: &Out, jobs: &Jobs) {
+    let mut cmd = match &req.shell {
+        Some(s) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(s);
+            c
+        }
+        None => {
+            let Some((prog, args)) = req.argv.split_first() else {
+                out.send(
+                    id,
+                    &Event::Error {
+                        message: "empty command".into(),
+                    },
+                );
+                return;
+            };
+            let mut c = Command::new(prog);
+            c.args(args);
+            c
+        }
+    };
+    let cwd = req.cwd.clone().unwrap_or_else(|| "/".into());
+    if !std::path::Path::new(&cwd).is_dir() {
+        out.send(
+            id,
+            &Event::Error {
+                message: format!("working directory {cwd} does not exist in the guest"),
+            },
+        );
+        return;
+    }
+    cmd.current_dir(&cwd)
+        .envs(req.env.iter().map(|(k, v)| (k, v)))
+        .process_group(0);
+    cmd.stdin(if req.stdin { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            // As a shell would: a message on stderr and 127 (not found) or 126 (cannot run).
+            let what = req.argv.first().map(String::as_str).unwrap_or("/bin/sh");
+            out.send(
+                id,
+                &Event::Stderr {
+                    data: Bytes(format!("orca: {what}: {e}\n").into_bytes()),
+                },
+            );
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            out.send(
+                id,
+                &Event::Exit {
+                    code: Some(code),
+                    signal: None,
+                },
+            );
+            return;
+        }
+    };
+    let stdin = child
+        .stdin
+        .take()
+        .map(|s| super::stdin_writer(File::from(std::os::fd::OwnedFd::from(s))));
+    jobs.lock().unwrap().insert(
+        id,
+        Job {
+            pgid: child.id() as i32,
+            stdin,
+            pty: None,
+        },
+    );
+    let readers: Vec<_> = [
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .enumerate()
+    .filter_map(|(i, p)| p.map(|p| (i, p)))
+    .map(|(i, mut pipe)| {
+        let out = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let data = Bytes(buf[..n].to_vec());
+                        out.send(
+                            id,
+                            &if i == 0 {
+                                Event::Stdout { data }
+                            } else {
+                                Event::Stderr { data }
+                            },
+                        );
+                    }
+                }
+            }
+        })
+    })
+    .collect();
+    let status = child.wait();
+    // Output written before the exit arrives before `exit`. A background process that keeps the
+    // pipes open does not hold the result back for more than a moment.
+    let grace = Instant::now() + Duration::from_millis(200);
+    for r in readers {
+        while !r.is_finished() && Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if r.is_finished() {
+            let _ = r.join();
+        }
+    }
+    jobs.lock().unwrap().remove(&id);
+    match status {
+        Ok(st) => out.send(
+            id,
+            &Event::Exit {
+                code: st.code(),
+                signal: st.signal(),
+            },
+        ),
+        Err(e) => out.send(
+            id,
+            &Event::Error {
+                message: format!("waiting for the command: {e}"),
+            },
+        ),
+    }
+}

@@ -1,0 +1,76 @@
+#!/bin/busybox sh
+# orca's guest init: PID 1 of the initramfs orca writes (src/vm/initramfs.rs).
+#
+# It loads the kernel's own modules, builds the guest's root (the host's root over 9p, read-only,
+# under a tmpfs overlay for writes), mounts the declared shares and tmpfs mounts, and hands over
+# to the orca agent at the same absolute path as on the host. Per-boot settings come from
+# /orca/boot.sh, a second cpio archive orca appends for each boot. Any failure is said on the
+# console (which the host keeps) and powers the guest off, so the host sees why instead of a hang.
+b=/bin/busybox
+export PATH=/bin
+die() {
+  echo "orca-init: $*"
+  $b sync
+  $b poweroff -f
+}
+
+$b mount -t proc proc /proc
+# The KVM probe boots this image with orca_probe=1 and only wants to know that Linux got here.
+if [ -n "$orca_probe" ]; then
+  echo orca-probe-ok
+  $b poweroff -f
+fi
+$b mount -t sysfs sys /sys
+$b mount -t devtmpfs dev /dev
+
+while read -r m; do
+  $b insmod "/modules/$m" || die "cannot load module $m"
+done </modules/order
+
+. /orca/boot.sh
+
+r=/newroot
+$b mount -t 9p -o "ro,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$ROOT_CACHE" orca.root /lower ||
+  die "cannot mount the host root over 9p"
+$b mount -t tmpfs -o mode=0755 orca.rw /rw
+$b mkdir -p /rw/upper /rw/work
+$b mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work orca.root $r ||
+  die "cannot put the tmpfs overlay on the host root"
+
+$b mount --move /proc $r/proc
+$b mount --move /sys $r/sys
+$b mount --move /dev $r/dev
+$b mkdir -p $r/dev/pts $r/dev/shm $r/dev/virtio-ports
+$b mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $r/dev/pts
+$b mount -t tmpfs -o mode=1777 shm $r/dev/shm
+$b mount -t tmpfs -o mode=1777 tmp $r/tmp
+$b mount -t tmpfs -o mode=0755 run $r/run
+$b mount -t cgroup2 cgroup2 $r/sys/fs/cgroup 2>/dev/null
+$b mount -t bpf bpf $r/sys/fs/bpf 2>/dev/null
+$b mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
+$b mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null
+for p in /sys/class/virtio-ports/*; do
+  [ -e "$p/name" ] && $b ln -sf "../${p##*/}" "$r/dev/virtio-ports/$($b cat "$p/name")"
+done
+$b ip link set lo up 2>/dev/null
+[ -n "$HOSTNAME" ] && $b hostname "$HOSTNAME"
+
+# Called from /orca/boot.sh's mounts(): a 9p share (ro or rw) and a tmpfs of SIZE MiB.
+share() {
+  $b mkdir -p "$r$2" && $b mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$SHARE_CACHE" "$1" "$r$2" ||
+    die "cannot mount share $1 at $2"
+}
+tmpfs_at() {
+  $b mkdir -p "$r$1" && $b mount -t tmpfs -o "size=${2}m,mode=1777" tmpfs "$r$1" || die "cannot mount a tmpfs at $1"
+}
+mounts
+if [ -n "$NETWORK" ]; then
+  $b ip link set eth0 up && $b ip addr add 10.0.2.15/24 dev eth0 && $b ip route add default via 10.0.2.2 ||
+    die "cannot configure eth0"
+  echo "nameserver 10.0.2.3" >$r/etc/resolv.conf
+fi
+
+[ -x "$r$EXE" ] || die "the orca binary $EXE is not visible in the guest"
+unset orca_probe MSIZE ROOT_CACHE SHARE_CACHE NETWORK b r
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux
+exec /bin/busybox switch_root /newroot "$EXE" agent --port /dev/virtio-ports/org.orca.agent

@@ -1,0 +1,581 @@
+//! A running VM: QEMU, its QMP connection and the agent inside, with deadlines on every wait and
+//! nothing left behind when it is dropped.
+
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::accel::{self, Accel, Resolved};
+use super::conn::{AgentDown, Conn, Incoming};
+use super::protocol::{Event, ExecRequest, ExecResult, Request, ShellRequest, Stream};
+use super::qemu::{self, MachineType};
+use super::qmp::Qmp;
+use super::{bootimage, initramfs, ops};
+use crate::error::{Exit, Fail};
+use crate::fail;
+use crate::kernel::{self, Prepared};
+use crate::plan::Mount;
+
+/// What to boot. Build it with [`VmConfig::new`] and adjust the fields.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    /// The VM's name: the guest's hostname and the name in messages.
+    pub name: String,
+    pub kernel: Prepared,
+    /// Virtual CPUs. Default 1: under TCG a second CPU costs ~1 s of boot.
+    pub cpus: u32,
+    /// Memory in MiB. Default 1024.
+    pub memory_mib: u64,
+    /// Shares (sources absolute) and tmpfs mounts, in order.
+    pub mounts: Vec<Mount>,
+    /// Extra kernel modules to load at boot, with their dependencies (e.g. `veth`).
+    pub modules: Vec<String>,
+    /// A NIC with user networking. Default false.
+    pub network: bool,
+    pub accel: Accel,
+    /// The boot deadline under KVM (scaled for TCG). Default 10 s, so 60 s under TCG.
+    pub boot_timeout: Duration,
+}
+
+impl VmConfig {
+    pub fn new(name: impl Into<String>, kernel: Prepared) -> VmConfig {
+        VmConfig {
+            name: name.into(),
+            kernel,
+            cpus: 1,
+            memory_mib: 1024,
+            mounts: Vec::new(),
+            modules: Vec::new(),
+            network: false,
+            accel: Accel::Auto,
+            boot_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The kernel options every orca guest needs, and those of each machine type.
+const NEEDS_COMMON: &[&str] = &[
+    "BLK_DEV_INITRD=y",
+    "DEVTMPFS=y",
+    "BINFMT_ELF=y",
+    "BINFMT_SCRIPT=y",
+    "TMPFS=y",
+    "SERIAL_8250=y",
+    "SERIAL_8250_CONSOLE=y",
+    "VIRTIO",
+    "VIRTIO_CONSOLE",
+    "NET_9P",
+    "NET_9P_VIRTIO",
+    "9P_FS",
+    "OVERLAY_FS",
+];
+const NEEDS_MICROVM: &[&str] = &["ACPI=y", "VIRTIO_MMIO"];
+const NEEDS_Q35: &[&str] = &["PCI=y", "VIRTIO_PCI"];
+
+/// A booted VM. Dropping it kills QEMU and removes its sockets and files.
+///
+/// QEMU runs in its own process group with `PR_SET_PDEATHSIG`, so it also dies when the thread
+/// that booted it ends: boot a machine in the thread that will own it.
+pub struct Machine {
+    name: String,
+    child: crate::process::Child,
+    conn: Arc<Conn>,
+    qmp: Qmp,
+    accel: Resolved,
+    machine: MachineType,
+    release: String,
+    console: PathBuf,
+    qemu_log: PathBuf,
+    boot_time: Duration,
+    // Last: removed after QEMU is dead.
+    dir: tempfile::TempDir,
+}
+
+impl Machine {
+    /// Boots a VM and waits until its agent is ready. Checks the kernel's config before starting
+    /// anything (exit 5), resolves the acceleration (probing KVM once per host), and fails with a
+    /// clear cause: a panic (exit 6), the boot deadline (exit 124), QEMU dying (exit 3).
+    pub fn boot(cfg: VmConfig) -> Result<Machine> {
+        let start = Instant::now();
+        let k = &cfg.kernel;
+        let tsc = accel::tsc_khz();
+        let machine = machine_type(k, tsc.is_some());
+        let mut needs: Vec<&str> = NEEDS_COMMON.to_vec();
+        needs.extend(if machine == MachineType::Microvm {
+            NEEDS_MICROVM
+        } else {
+            NEEDS_Q35
+        });
+        if cfg.network {
+            needs.push("VIRTIO_NET");
+        }
+        kernel::check_config(k, &needs)?;
+        let mut modules: Vec<String> = match machine {
+            MachineType::Microvm => vec!["virtio_mmio".into()],
+            MachineType::Q35 => vec!["virtio_pci".into()],
+        };
+        modules.extend(["virtio_console", "9pnet_virtio", "9p", "overlay"].map(String::from));
+        let pvpanic = ["pvpanic_mmio", "pvpanic"].into_iter().find(|m| has_module(k, m));
+        modules.extend(pvpanic.map(String::from));
+        if cfg.network {
+            modules.push("virtio_net".into());
+        }
+        for m in &cfg.modules {
+            if !modules.contains(m) {
+                modules.push(m.clone());
+            }
+        }
+        let shares = shares(&cfg.mounts)?;
+        let image = bootimage::boot_image(k)?;
+        let base = initramfs::base(k, &modules)?;
+        let accel = accel::resolve(cfg.accel, &image, &base)?;
+
+        let dir = crate::paths::temp_dir("vm-")?;
+        let (agent_path, qmp_path) = (dir.path().join("agent.sock"), dir.path().join("qmp.sock"));
+        let agent_l = UnixListener::bind(&agent_path).context("creating the agent socket")?;
+        let qmp_l = UnixListener::bind(&qmp_path).context("creating the QMP socket")?;
+        let initrd = dir.path().join("initrd.cpio");
+        let exe = std::env::current_exe().context("locating the orca binary")?;
+        let boot = initramfs::BootConfig {
+            exe,
+            hostname: cfg.name.clone(),
+            msize: 512_000,
+            root_cache: "loose".into(),
+            share_cache: "mmap".into(),
+            shares: shares
+                .iter()
+                .skip(1)
+                .map(|(s, dest)| (s.tag.clone(), dest.clone(), s.readonly))
+                .collect(),
+            tmpfs: cfg
+                .mounts
+                .iter()
+                .filter_map(|m| match m {
+                    Mount::Tmpfs { destination, size_mib } => Some((destination.clone(), *size_mib)),
+                    Mount::Share { .. } => None,
+                })
+                .collect(),
+            network: cfg.network,
+        };
+        initramfs::assemble(&base, &boot, &initrd)?;
+        // ORCA_VM_CONSOLE keeps the serial console in a file of the user's choosing, for debugging.
+        let console = std::env::var_os("ORCA_VM_CONSOLE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.path().join("console.log"));
+        let qemu_log = dir.path().join("qemu.log");
+        let spec = qemu::Spec {
+            accel,
+            machine,
+            cpus: cfg.cpus.max(1),
+            memory_mib: cfg.memory_mib,
+            kernel: image,
+            initrd,
+            cmdline: qemu::kernel_cmdline(accel, tsc),
+            shares: shares.into_iter().map(|(s, _)| s).collect(),
+            network: cfg.network,
+            pvpanic: pvpanic.is_some(),
+            agent_socket: agent_path,
+            qmp_socket: qmp_path,
+            console_log: console.clone(),
+        };
+        let mut cmd = qemu::command(&spec);
+        let log = std::fs::File::create(&qemu_log)?;
+        cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        let child = crate::process::spawn(&mut cmd, "QEMU")?;
+
+        let mut booting = Booting {
+            child: Some(child),
+            console: &console,
+            qemu_log: &qemu_log,
+        };
+        let connect_by = Instant::now() + Duration::from_secs(10);
+        let qmp_stream = booting.accept(&qmp_l, connect_by, "QMP")?;
+        let agent_stream = booting.accept(&agent_l, connect_by, "the agent port")?;
+        let conn = Arc::new(Conn::new(agent_stream)?);
+        let watcher = Arc::downgrade(&conn);
+        let qmp = Qmp::start(qmp_stream, Duration::from_secs(10), move |seen| {
+            // A panic pauses nothing (panic=shutdown), but the agent socket may outlive the
+            // guest for a moment; wake every waiter now.
+            if (seen.panicked || seen.shutdown.is_some() || seen.closed)
+                && let Some(c) = watcher.upgrade()
+            {
+                c.set_down();
+            }
+        })
+        .context("talking to QEMU over QMP")?;
+        let child = booting.child.take().expect("child is set until boot ends");
+        let mut m = Machine {
+            name: cfg.name.clone(),
+            child,
+            conn,
+            qmp,
+            accel,
+            machine,
+            release: String::new(),
+            console,
+            qemu_log,
+            boot_time: Duration::ZERO,
+            dir,
+        };
+        let deadline = Instant::now() + accel::scaled(cfg.boot_timeout, accel);
+        m.release = m.wait_ready(deadline, accel::scaled(cfg.boot_timeout, accel))?;
+        m.boot_time = start.elapsed();
+        Ok(m)
+    }
+
+    fn wait_ready(&mut self, deadline: Instant, budget: Duration) -> Result<String> {
+        let got = {
+            let rx = self.conn.agent_events();
+            loop {
+                if crate::process::interrupted() {
+                    break Err(fail!(Exit::Interrupted, "interrupted while booting {}", self.name));
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break Err(anyhow::Error::new(
+                        Fail::new(
+                            Exit::Timeout,
+                            format!(
+                                "VM {} did not finish booting within {} ({}){}",
+                                self.name,
+                                crate::ui::duration(budget),
+                                self.accel.name(),
+                                console_tail(&self.console, 15)
+                            ),
+                        )
+                        .hint("the console tail above shows where the guest stopped"),
+                    ));
+                }
+                match rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                    Ok(Incoming::Event(Event::Ready { release, .. })) => break Ok(release),
+                    Ok(Incoming::Event(_)) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Ok(Incoming::Down) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        break Err(anyhow::Error::new(AgentDown));
+                    }
+                }
+            }
+        };
+        got.map_err(|e| self.explain(e))
+    }
+
+    /// Runs a command in the guest. Output goes to `sink` as it arrives. No deadline of its own:
+    /// see [`Machine::exec_until`].
+    pub fn exec(&mut self, req: &ExecRequest, sink: &mut dyn FnMut(Stream, &[u8])) -> Result<ExecResult> {
+        self.exec_until(req, sink, None)
+    }
+
+    /// [`Machine::exec`] with a deadline: at `deadline` the command is killed and the call fails
+    /// with `Exit::Timeout`.
+    pub fn exec_until(
+        &mut self,
+        req: &ExecRequest,
+        sink: &mut dyn FnMut(Stream, &[u8]),
+        deadline: Option<Instant>,
+    ) -> Result<ExecResult> {
+        ops::exec(&self.conn, req, sink, deadline).map_err(|e| self.explain(e))
+    }
+
+    /// Copies a host file, directory or symlink to the absolute guest path `dest`.
+    pub fn copy_in(&mut self, src: &Path, dest: &str) -> Result<()> {
+        let deadline = Instant::now() + accel::scaled(Duration::from_secs(300), self.accel);
+        ops::copy_in(&self.conn, src, dest, Some(deadline)).map_err(|e| self.explain(e))
+    }
+
+    /// Copies the guest's `src` (absolute) to the host path `dest`, replacing it.
+    pub fn copy_out(&mut self, src: &str, dest: &Path) -> Result<()> {
+        let deadline = Instant::now() + accel::scaled(Duration::from_secs(300), self.accel);
+        ops::copy_out(&self.conn, src, dest, Some(deadline)).map_err(|e| self.explain(e))
+    }
+
+    /// An interactive shell on this terminal.
+    pub fn shell(&mut self, req: ShellRequest) -> Result<ExecResult> {
+        ops::shell(&self.conn, req).map_err(|e| self.explain(e))
+    }
+
+    /// Asks the guest to power off and waits for QEMU to exit; forces it if it does not.
+    pub fn shutdown(mut self) -> Result<()> {
+        let by = Instant::now() + accel::scaled(Duration::from_secs(5), self.accel);
+        if self.conn.send(0, &Request::Shutdown).is_ok() {
+            while Instant::now() < by {
+                if self.child.try_wait()?.is_some() {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.qmp.quit();
+        let _ = self.child.wait_deadline(Duration::from_secs(2));
+        Ok(())
+    }
+
+    /// The factor deadlines are scaled by (1 under KVM, 6 under TCG).
+    pub fn scale(&self) -> f64 {
+        self.accel.scale()
+    }
+
+    pub fn accel(&self) -> Resolved {
+        self.accel
+    }
+
+    pub fn machine_type(&self) -> MachineType {
+        self.machine
+    }
+
+    /// What the guest's `uname -r` says.
+    pub fn release(&self) -> &str {
+        &self.release
+    }
+
+    /// How long the boot took, from `boot` to the agent's `ready`.
+    pub fn boot_time(&self) -> Duration {
+        self.boot_time
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The agent connection, for forwarding requests (the long-lived VM daemon).
+    pub fn conn(&self) -> &Arc<Conn> {
+        &self.conn
+    }
+
+    /// QEMU's process id.
+    pub fn qemu_pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The VM's scratch directory (sockets, console log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Whether QEMU is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Why the guest went away, as a failure with the right exit code (once QEMU has exited, or
+    /// after a short grace period).
+    pub fn fault(&mut self) -> anyhow::Error {
+        let by = Instant::now() + Duration::from_secs(3);
+        let mut status = None;
+        while Instant::now() < by {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                status = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let seen = self.qmp.seen();
+        diagnose(&self.name, status, &seen, &self.console, &self.qemu_log)
+    }
+
+    /// Replaces an "agent went away" error with its cause.
+    fn explain(&mut self, e: anyhow::Error) -> anyhow::Error {
+        if e.chain().any(|c| c.is::<AgentDown>()) {
+            self.fault()
+        } else {
+            e
+        }
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        self.conn.set_down();
+        self.child.kill();
+    }
+}
+
+/// QEMU while the machine is not yet a `Machine`: fails with the right cause if QEMU dies.
+struct Booting<'a> {
+    child: Option<crate::process::Child>,
+    console: &'a Path,
+    qemu_log: &'a Path,
+}
+
+impl Booting<'_> {
+    /// Accepts QEMU's connection to `l`, or explains why it never came.
+    fn accept(&mut self, l: &UnixListener, by: Instant, what: &str) -> Result<UnixStream> {
+        l.set_nonblocking(true)?;
+        loop {
+            match l.accept() {
+                Ok((s, _)) => {
+                    s.set_nonblocking(false)?;
+                    return Ok(s);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e).context("accepting QEMU's connection"),
+            }
+            crate::process::check_interrupted()?;
+            let child = self.child.as_mut().expect("child is set while booting");
+            if let Some(st) = child.try_wait()? {
+                return Err(diagnose("", Some(st), &Default::default(), self.console, self.qemu_log));
+            }
+            if Instant::now() >= by {
+                return Err(fail!(Exit::Infra, "QEMU did not connect to {what} within 10s"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Chooses microvm when the kernel can be driven there (virtio-mmio found through ACPI) and the
+/// guest can be given a clock without calibrating (a known TSC rate, or KVM's).
+pub fn machine_type(k: &Prepared, tsc_known: bool) -> MachineType {
+    let set = |o: &str| k.config.get(o).is_some();
+    let builtin = |o: &str| matches!(k.config.get(o), Some(kernel::Setting::Builtin));
+    if std::env::var("ORCA_MACHINE").as_deref() == Ok("q35") {
+        return MachineType::Q35;
+    }
+    if tsc_known && set("VIRTIO_MMIO") && builtin("ACPI") {
+        MachineType::Microvm
+    } else {
+        MachineType::Q35
+    }
+}
+
+fn has_module(k: &Prepared, name: &str) -> bool {
+    k.modules.contains_key(name) || k.builtin.contains(name)
+}
+
+/// The host root and the declared shares, with their 9p tags and guest paths.
+fn shares(mounts: &[Mount]) -> Result<Vec<(qemu::Share, String)>> {
+    let mut out = vec![(
+        qemu::Share {
+            tag: "orca.root".into(),
+            source: "/".into(),
+            readonly: true,
+        },
+        "/".to_string(),
+    )];
+    for m in mounts {
+        if let Mount::Share {
+            source,
+            destination,
+            readonly,
+        } = m
+        {
+            if !source.is_dir() {
+                return Err(crate::error::usage(
+                    format!("share source {} is not a directory", source.display()),
+                    "a share's source must be an existing host directory",
+                ));
+            }
+            let tag = format!("orca.share{}", out.len() - 1);
+            out.push((
+                qemu::Share {
+                    tag,
+                    source: source.clone(),
+                    readonly: *readonly,
+                },
+                destination.clone(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The cause of a VM's end, from QEMU's exit status, QMP's events and the console.
+fn diagnose(
+    name: &str,
+    status: Option<std::process::ExitStatus>,
+    seen: &super::qmp::Seen,
+    console: &Path,
+    qemu_log: &Path,
+) -> anyhow::Error {
+    use std::os::unix::process::ExitStatusExt;
+    let text = std::fs::read_to_string(console).unwrap_or_default();
+    let vm = if name.is_empty() {
+        String::from("the VM")
+    } else {
+        format!("VM {name}")
+    };
+    let reason = seen.shutdown.as_ref().map(|(_, r)| r.as_str()).unwrap_or("");
+    if seen.panicked || reason == "guest-panic" || text.contains("Kernel panic") {
+        return fail!(
+            Exit::GuestPanic,
+            "the guest kernel of {vm} panicked{}",
+            panic_excerpt(&text)
+        );
+    }
+    if let Some(st) = status {
+        if let Some(sig) = st.signal() {
+            return fail!(
+                Exit::Infra,
+                "QEMU exited unexpectedly (killed by signal {sig}){}",
+                log_tail(qemu_log)
+            );
+        }
+        if !st.success() {
+            return fail!(Exit::Infra, "QEMU exited unexpectedly ({st}){}", log_tail(qemu_log));
+        }
+    }
+    match reason {
+        "guest-shutdown" => fail!(
+            Exit::Infra,
+            "the guest of {vm} powered off unexpectedly{}",
+            console_tail(console, 15)
+        ),
+        "guest-reset" => fail!(
+            Exit::Infra,
+            "the guest of {vm} rebooted unexpectedly{}",
+            console_tail(console, 15)
+        ),
+        "" if status.is_none() => fail!(Exit::Infra, "the agent of {vm} went away{}", console_tail(console, 15)),
+        r => fail!(
+            Exit::Infra,
+            "{vm} stopped ({}){}",
+            if r.is_empty() { "QEMU exited" } else { r },
+            console_tail(console, 15)
+        ),
+    }
+}
+
+/// The panic message and what follows it, from the console log.
+fn panic_excerpt(text: &str) -> String {
+    let clean = text.replace('\r', "");
+    let lines: Vec<&str> = clean.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("Kernel panic"))
+        .unwrap_or(lines.len().saturating_sub(10));
+    let from = at.saturating_sub(10);
+    let excerpt: Vec<&str> = lines[from..lines.len().min(at + 3)].to_vec();
+    if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(":\n  {}", excerpt.join("\n  "))
+    }
+}
+
+/// The last lines of the serial console, indented, for failure messages.
+pub fn console_tail(path: &Path, n: usize) -> String {
+    tail(path, n)
+        .map(|t| format!("\n  console:\n  {}", t.join("\n  ")))
+        .unwrap_or_default()
+}
+
+fn log_tail(path: &Path) -> String {
+    tail(path, 10)
+        .map(|t| format!("\n  QEMU said:\n  {}", t.join("\n  ")))
+        .unwrap_or_default()
+}
+
+fn tail(path: &Path, n: usize) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(path).ok()?.replace('\r', "");
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    Some(lines[lines.len().saturating_sub(n)..].to_vec())
+}

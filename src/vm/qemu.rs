@@ -1,0 +1,247 @@
+//! The QEMU command line, trimmed for boot speed.
+//!
+//! Choices, measured under TCG on the project's kernels (see benches/boot.sh and the README):
+//! - `-M microvm` when the kernel has virtio-mmio and ACPI (which describes the virtio-mmio
+//!   devices, since Debian kernels lack `VIRTIO_MMIO_CMDLINE_DEVICES`): no PCI bus to enumerate,
+//!   no SeaBIOS (qboot). ~1 s faster than q35. Otherwise q35 with virtio-pci.
+//! - The uncompressed vmlinux through its PVH entry (see `bootimage`): no in-guest decompression.
+//! - No NIC unless asked, no VGA, no default devices (`-nodefaults`), serial console to a file.
+//! - Kernel command line: `quiet` (every console byte is an emulated port write),
+//!   `tsc_early_khz` + `tsc=reliable` (no TSC calibration, which fails on a busy host and then
+//!   hangs a microvm), `cryptomgr.notests` (skips ~0.3 s of crypto self-tests), `no_timer_check`,
+//!   `panic=-1` with `-no-reboot` (a panic ends QEMU) and a pvpanic device (a panic is a QMP
+//!   event).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::accel::Resolved;
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// The machine type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MachineType {
+    Microvm,
+    Q35,
+}
+
+impl MachineType {
+    /// The virtio transport's device suffix: `virtio-9p-device` on microvm, `virtio-9p-pci` on q35.
+    fn virtio(self, dev: &str) -> String {
+        match self {
+            MachineType::Microvm => format!("{dev}-device"),
+            MachineType::Q35 => format!("{dev}-pci"),
+        }
+    }
+}
+
+/// A 9p share: the host directory, its tag in the guest, and whether it is read-only.
+#[derive(Debug, Clone)]
+pub struct Share {
+    pub tag: String,
+    pub source: PathBuf,
+    pub readonly: bool,
+}
+
+/// Everything the command line is made of.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub accel: Resolved,
+    pub machine: MachineType,
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub cmdline: String,
+    /// The host root first (tag `orca.root`), then the declared shares.
+    pub shares: Vec<Share>,
+    pub network: bool,
+    pub pvpanic: bool,
+    /// Unix sockets orca listens on; QEMU connects to them as a client.
+    pub agent_socket: PathBuf,
+    pub qmp_socket: PathBuf,
+    /// The serial console is written here.
+    pub console_log: PathBuf,
+}
+
+/// The kernel command line for a boot.
+pub fn kernel_cmdline(accel: Resolved, tsc_khz: Option<u64>) -> String {
+    let mut c = String::from("console=ttyS0 quiet panic=-1 8250.nr_uarts=1 cryptomgr.notests no_timer_check");
+    if let Ok(extra) = std::env::var("ORCA_VM_CMDLINE") {
+        // For debugging and measuring: e.g. `printk.time=1 loglevel=7`, or `-quiet` to drop `quiet`.
+        for word in extra.split_whitespace() {
+            match word.strip_prefix('-') {
+                Some(drop) => c = c.split(' ').filter(|w| *w != drop).collect::<Vec<_>>().join(" "),
+                None => {
+                    c.push(' ');
+                    c.push_str(word);
+                }
+            }
+        }
+    }
+    if accel == Resolved::Tcg
+        && let Some(k) = tsc_khz
+    {
+        c.push_str(&format!(" tsc_early_khz={k} tsc=reliable"));
+    }
+    c
+}
+
+/// The full command.
+pub fn command(s: &Spec) -> Command {
+    let mut c = Command::new(QEMU);
+    let arg = |c: &mut Command, a: &str, v: String| {
+        c.arg(a).arg(v);
+    };
+    c.args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]);
+    // A panic reported through pvpanic ends QEMU instead of pausing the guest.
+    c.args(["-action", "panic=shutdown"]);
+    match s.accel {
+        Resolved::Kvm => c.args(["-accel", "kvm", "-cpu", "host"]),
+        Resolved::Tcg => c.args(["-accel", "tcg", "-cpu", "max"]),
+    };
+    match s.machine {
+        MachineType::Microvm => c.args(["-M", "microvm,acpi=on,rtc=on,x-option-roms=off"]),
+        MachineType::Q35 => c.args(["-M", "q35"]),
+    };
+    arg(&mut c, "-smp", s.cpus.to_string());
+    arg(&mut c, "-m", format!("{}M", s.memory_mib));
+    c.arg("-kernel")
+        .arg(&s.kernel)
+        .arg("-initrd")
+        .arg(&s.initrd)
+        .arg("-append")
+        .arg(&s.cmdline);
+    arg(
+        &mut c,
+        "-chardev",
+        format!("file,id=console,path={}", opt_path(&s.console_log)),
+    );
+    c.args(["-serial", "chardev:console"]);
+    for (i, sh) in s.shares.iter().enumerate() {
+        let ro = if sh.readonly { ",readonly=on" } else { "" };
+        arg(
+            &mut c,
+            "-fsdev",
+            format!(
+                "local,id=fs{i},path={},security_model=none,multidevs=remap{ro}",
+                opt_path(&sh.source)
+            ),
+        );
+        arg(
+            &mut c,
+            "-device",
+            format!("{},fsdev=fs{i},mount_tag={}", s.machine.virtio("virtio-9p"), sh.tag),
+        );
+    }
+    arg(
+        &mut c,
+        "-device",
+        format!("{},max_ports=2", s.machine.virtio("virtio-serial")),
+    );
+    arg(
+        &mut c,
+        "-chardev",
+        format!("socket,id=agent,path={}", opt_path(&s.agent_socket)),
+    );
+    arg(
+        &mut c,
+        "-device",
+        format!("virtserialport,chardev=agent,name={}", super::protocol::PORT_NAME),
+    );
+    arg(
+        &mut c,
+        "-chardev",
+        format!("socket,id=qmp,path={}", opt_path(&s.qmp_socket)),
+    );
+    c.args(["-mon", "chardev=qmp,mode=control"]);
+    if s.pvpanic {
+        c.args(["-device", "pvpanic"]);
+    }
+    if s.network {
+        c.args(["-netdev", "user,id=net0"]);
+        arg(
+            &mut c,
+            "-device",
+            format!("{},netdev=net0", s.machine.virtio("virtio-net")),
+        );
+    }
+    c
+}
+
+/// A path inside a QEMU option value, where `,` must be doubled.
+fn opt_path(p: &Path) -> String {
+    p.to_string_lossy().replace(',', ",,")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(machine: MachineType) -> Spec {
+        Spec {
+            accel: Resolved::Tcg,
+            machine,
+            cpus: 1,
+            memory_mib: 1024,
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            cmdline: kernel_cmdline(Resolved::Tcg, Some(2_600_000)),
+            shares: vec![
+                Share {
+                    tag: "orca.root".into(),
+                    source: "/".into(),
+                    readonly: true,
+                },
+                Share {
+                    tag: "orca.share0".into(),
+                    source: "/a,b".into(),
+                    readonly: false,
+                },
+            ],
+            network: false,
+            pvpanic: true,
+            agent_socket: "/t/agent.sock".into(),
+            qmp_socket: "/t/qmp.sock".into(),
+            console_log: "/t/console.log".into(),
+        }
+    }
+
+    fn args(c: &Command) -> Vec<String> {
+        c.get_args().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn microvm_uses_virtio_mmio_devices_and_no_nic() {
+        let a = args(&command(&spec(MachineType::Microvm)));
+        let joined = a.join(" ");
+        assert!(
+            joined.contains("virtio-9p-device,fsdev=fs0,mount_tag=orca.root"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("path=/a,,b,security_model=none,multidevs=remap -device"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("path=/,security_model=none,multidevs=remap,readonly=on"),
+            "{joined}"
+        );
+        assert!(!joined.contains("netdev"), "{joined}");
+        assert!(joined.contains("tsc_early_khz=2600000"), "{joined}");
+        assert!(joined.contains("-cpu max"), "{joined}");
+    }
+
+    #[test]
+    fn q35_uses_pci_devices_and_a_nic_on_request() {
+        let mut s = spec(MachineType::Q35);
+        s.network = true;
+        let joined = args(&command(&s)).join(" ");
+        assert!(joined.contains("virtio-9p-pci,fsdev=fs0"), "{joined}");
+        assert!(joined.contains("virtio-net-pci,netdev=net0"), "{joined}");
+        assert!(!kernel_cmdline(Resolved::Kvm, Some(1)).contains("tsc_early_khz"));
+    }
+}
