@@ -14,7 +14,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::model::{CellResult, Outcome, Report};
+use super::model::{CellResult, Outcome, Report, TestResult};
 
 /// How many lines of a verifier log or output the summary quotes; the JUnit and JSON keep all.
 const QUOTED_LINES: usize = 15;
@@ -137,32 +137,39 @@ fn details(report: &Report, labels: &[String]) -> String {
                 quote(&mut out, c.output.as_deref());
             }
         }
-        // Expected failures, one line per expectation: the logs are in the JUnit and JSON.
-        let mut xfails: Vec<(&str, Vec<&str>)> = Vec::new();
-        for t in c.tests.iter().filter(|t| t.outcome == Outcome::ExpectedFail) {
-            let why = t.expectation.as_deref().unwrap_or("expected to fail");
-            match xfails.iter_mut().find(|(w, _)| *w == why) {
-                Some((_, names)) => names.push(&t.name),
-                None => xfails.push((why, vec![&t.name])),
+        // Tests that did not pass, one line per outcome and reason (a program that does not load
+        // fails all of its tests alike); the first failure's log is quoted.
+        let mut groups: Vec<(Outcome, &str, Vec<&TestResult>)> = Vec::new();
+        for t in c
+            .tests
+            .iter()
+            .filter(|t| !matches!(t.outcome, Outcome::Pass | Outcome::Skip))
+        {
+            let why = match t.outcome {
+                Outcome::ExpectedFail => t.expectation.as_deref(),
+                _ => t.message.as_deref(),
+            };
+            let why = why.unwrap_or("");
+            match groups.iter_mut().find(|(o, w, _)| *o == t.outcome && *w == why) {
+                Some((_, _, tests)) => tests.push(t),
+                None => groups.push((t.outcome, why, vec![t])),
             }
         }
-        for (why, names) in xfails {
+        for (outcome, why, tests) in groups {
+            let names: Vec<&str> = tests.iter().map(|t| t.name.as_str()).collect();
             let which = if names.len() <= 3 {
                 names.join(", ")
             } else {
                 format!("{} tests ({}, ...)", names.len(), names[0])
             };
-            let _ = writeln!(out, "{label} {which}: xfail — {why}");
-        }
-        for t in c
-            .tests
-            .iter()
-            .filter(|t| t.outcome.is_failure() || t.outcome.is_infra())
-        {
-            let why = t.message.as_deref().map(|m| format!(" — {m}")).unwrap_or_default();
-            let _ = writeln!(out, "{label} {}: {}{why}", t.name, t.outcome.label());
-            if t.outcome == Outcome::Fail {
-                quote(&mut out, t.log.as_deref());
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" — {why}")
+            };
+            let _ = writeln!(out, "{label} {which}: {}{why}", outcome.label());
+            if outcome == Outcome::Fail {
+                quote(&mut out, tests.iter().find_map(|t| t.log.as_deref()));
             }
         }
     }
@@ -263,6 +270,23 @@ mod tests {
         );
         assert!(text.contains("6.12: n/a — no source for kernel 6.12"), "{text}");
         assert!(text.contains("4 cells (1 cached, 1 n/a, 1 ERROR)"), "{text}");
+    }
+
+    #[test]
+    fn tests_failing_alike_share_one_line() {
+        let mut r = sample::report();
+        let template = r.cells[1].tests[1].clone();
+        for n in 0..4 {
+            r.cells[1].tests.push(crate::report::TestResult {
+                name: format!("cgroup_events/t{n}"),
+                message: Some("not run: the program did not load".into()),
+                log: None,
+                ..template.clone()
+            });
+        }
+        let text = render(&r);
+        assert!(text.contains("6.1 4 tests (cgroup_events/t0, ...): FAIL — not run: the program did not load\n"), "{text}");
+        assert!(text.contains("6.1 cgroup_events/loop: FAIL — loading failed\n    0: (85) call bpf_loop#181"), "{text}");
     }
 
     #[test]
