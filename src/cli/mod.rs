@@ -293,6 +293,9 @@ pub struct StartArgs {
     /// Stop the VM after this long, whatever happens. Default 8h.
     #[arg(long, default_value = "8h")]
     pub ttl: String,
+    /// Internal: run as the VM's daemon (what `orca start` launches in the background).
+    #[arg(long, hide = true)]
+    pub daemon_child: bool,
 }
 
 #[derive(Debug, Args)]

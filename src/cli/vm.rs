@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::{CpArgs, ExecArgs, RunArgs, ShellArgs, StartArgs, StopArgs, VmOpts};
-use crate::error::{Exit, Fail};
+use crate::error::Exit;
 use crate::fail;
 use crate::plan::{self, Plan};
 use crate::vm::{self, ExecRequest, Machine, Stream, setup};
@@ -70,8 +70,20 @@ fn cwd_string() -> Option<String> {
     std::env::current_dir().ok().map(|d| d.to_string_lossy().into_owned())
 }
 
-pub fn run(a: RunArgs) -> Result<u8> {
+/// The project root: the current directory's, or, when that has no `configs/`, the spec file's.
+fn root_for(spec: Option<&Path>) -> PathBuf {
     let root = crate::paths::project_root();
+    if root.join("configs").is_dir() {
+        return root;
+    }
+    let from_spec = spec.and_then(|s| s.canonicalize().ok()).and_then(|s| {
+        s.ancestors().skip(1).find(|d| d.join("configs").is_dir()).map(Path::to_path_buf)
+    });
+    from_spec.unwrap_or(root)
+}
+
+pub fn run(a: RunArgs) -> Result<u8> {
+    let root = root_for(a.spec.as_deref());
     let (plan, spec) = load(a.spec.as_deref(), &root)?;
     let timeout = a
         .timeout
@@ -134,21 +146,289 @@ pub fn run(a: RunArgs) -> Result<u8> {
     Ok(code.clamp(0, 255) as u8)
 }
 
-pub fn start(_a: StartArgs) -> Result<u8> {
-    Err(super::not_yet("orca start"))
-}
-pub fn stop(_a: StopArgs) -> Result<u8> {
-    Err(super::not_yet("orca stop"))
-}
-pub fn exec(_a: ExecArgs) -> Result<u8> {
-    Err(super::not_yet("orca exec"))
-}
-pub fn cp(_a: CpArgs) -> Result<u8> {
-    Err(super::not_yet("orca cp"))
-}
-pub fn shell(_a: ShellArgs) -> Result<u8> {
-    Err(super::not_yet("orca shell"))
+/// `orca start`: launches the daemon in its own session and relays its progress until the VM
+/// is ready (or failed). The daemon is not started through `process::spawn` on purpose: it must
+/// outlive this process; its own deadline is the TTL.
+pub fn start(a: StartArgs) -> Result<u8> {
+    if a.daemon_child {
+        return daemon(a);
+    }
+    setup::duration("--ttl", &a.ttl)?;
+    let exe = std::env::current_exe()?;
+    let (r, w) = std::io::pipe()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(std::env::args_os().skip(1)).arg("--daemon-child");
+    cmd.stdin(std::process::Stdio::null()).stdout(w.try_clone()?).stderr(w);
+    // SAFETY: setsid is async-signal-safe; the daemon leaves our session and terminal.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    drop(cmd);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(r).lines() {
+            let Ok(l) = line else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        if crate::process::interrupted() {
+            // SAFETY: the daemon leads its own process group; it cleans up on SIGTERM.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+            return Err(fail!(Exit::Interrupted, "interrupted while starting the VM"));
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(l) if l == READY => return Ok(0),
+            Ok(l) => eprintln!("{l}"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let st = child.wait()?;
+                return Ok(st.code().unwrap_or(Exit::Infra.code() as i32).clamp(0, 255) as u8);
+            }
+        }
+    }
 }
 
-#[allow(dead_code)]
-fn unused(_: PathBuf, _: Fail) {}
+/// What the daemon prints once the VM serves requests.
+const READY: &str = "orca-daemon: ready";
+
+fn daemon(a: StartArgs) -> Result<u8> {
+    let root = root_for(Some(&a.spec));
+    let (plan, vm) = load(Some(&a.spec), &root)?;
+    let vm = vm.expect("load returns the spec's VM");
+    let ttl = setup::duration("--ttl", &a.ttl)?;
+    let claim = vm::state::claim(&vm.name)?;
+    let mut st = vm::state::VmState {
+        name: vm.name.clone(),
+        pid: std::process::id(),
+        qemu_pid: None,
+        status: "booting".into(),
+        spec: a.spec.clone(),
+        kernel: String::new(),
+        release: None,
+        accel: None,
+        cpus: 0,
+        memory_mib: 0,
+        started: vm::state::now(),
+        expires: vm::state::now() + ttl.as_secs(),
+    };
+    vm::state::write(&claim.dir, &st)?;
+    let cfg = setup::config(&plan, Some(&vm), &overrides(&a.vm)?, &root)?;
+    (st.kernel, st.cpus, st.memory_mib) = (cfg.kernel.version.clone(), cfg.cpus, cfg.memory_mib);
+    let mut m = boot(cfg)?;
+    let env = setup::command_env(&[])?;
+    for p in &vm.provision {
+        let req = ExecRequest { env: env.clone(), cwd: cwd_string(), ..ExecRequest::shell(p.clone()) };
+        let deadline = Instant::now() + COMMAND_TIMEOUT.mul_f64(m.scale());
+        let res = m.exec_until(&req, &mut |_, b| to_host(Stream::Stderr, b), Some(deadline))?;
+        if !res.success() {
+            return Err(fail!(Exit::TestFailed, "provision command `{p}` of {} failed ({res})", vm.name));
+        }
+    }
+    let expires = Instant::now() + ttl;
+    (st.status, st.qemu_pid, st.release, st.accel) =
+        ("running".into(), Some(m.qemu_pid()), Some(m.release().to_string()), Some(m.accel().name().into()));
+    let listener_ready = |m: &mut Machine| -> Result<()> {
+        vm::state::write(&claim.dir, &st)?;
+        crate::ui::status(format!(
+            "VM {} is running (kernel {}, {}); stops after {} — orca exec {} -- CMD, orca stop {}",
+            vm.name,
+            m.release(),
+            m.accel().name(),
+            a.ttl,
+            vm.name,
+            vm.name
+        ));
+        println!("{READY}");
+        redirect_output(&claim.dir.join("daemon.log"));
+        Ok(())
+    };
+    let (end, err) = vm::daemon::serve(&mut m, &claim.dir, expires, listener_ready)?;
+    crate::ui::status(format!("VM {}: {end:?}", vm.name));
+    match end {
+        vm::daemon::End::Died => Err(err.unwrap_or_else(|| fail!(Exit::Infra, "the VM stopped"))),
+        vm::daemon::End::Interrupted => {
+            drop(m);
+            Err(fail!(Exit::Interrupted, "interrupted"))
+        }
+        _ => {
+            m.shutdown()?;
+            Ok(0)
+        }
+    }
+}
+
+/// Points stdout and stderr at `log` (the daemon has no terminal once `orca start` returns).
+fn redirect_output(log: &Path) {
+    use std::os::fd::AsRawFd;
+    if let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        // SAFETY: dup2 onto the standard descriptors; `f` stays open until they are duplicated.
+        unsafe {
+            libc::dup2(f.as_raw_fd(), 1);
+            libc::dup2(f.as_raw_fd(), 2);
+        }
+    }
+}
+
+pub fn stop(a: StopArgs) -> Result<u8> {
+    let targets = if a.all {
+        vm::state::list()?
+    } else {
+        vec![vm::state::find(a.name.as_deref().unwrap_or_default())?]
+    };
+    if targets.is_empty() {
+        crate::ui::status("no VMs running");
+    }
+    for e in targets {
+        stop_one(&e)?;
+        crate::ui::status(format!("stopped {}", e.state.name));
+    }
+    Ok(0)
+}
+
+fn stop_one(e: &vm::state::Entry) -> Result<()> {
+    let pid = e.state.pid as i32;
+    let asked = vm::state::connect(e).and_then(|c| {
+        let (id, rx) = c.open();
+        c.send(id, &vm::protocol::Request::Shutdown)?;
+        let _ = rx.recv_timeout(Duration::from_secs(5));
+        Ok(())
+    });
+    if asked.is_err() {
+        // Still booting, or its socket is gone: SIGTERM makes the daemon kill QEMU and clean up.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let gone = |pid: i32| unsafe { libc::kill(pid, 0) } != 0;
+    let by = Instant::now() + Duration::from_secs(30).mul_f64(e.scale());
+    while !gone(pid) && Instant::now() < by {
+        crate::process::check_interrupted()?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !gone(pid) {
+        crate::ui::warn(format!("VM {} did not stop in time; killing it", e.state.name));
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_dir_all(&e.dir);
+    Ok(())
+}
+
+/// A running VM's connection, with failures that name the VM.
+fn remote(name: &str) -> Result<(vm::state::Entry, vm::conn::Conn)> {
+    let e = vm::state::find(name)?;
+    let c = vm::state::connect(&e)?;
+    Ok((e, c))
+}
+
+/// Replaces "agent went away" with "the VM stopped".
+fn remote_err(name: &str, e: anyhow::Error) -> anyhow::Error {
+    if e.chain().any(|c| c.is::<vm::conn::AgentDown>()) {
+        fail!(Exit::Infra, "VM {name} stopped while serving the request")
+    } else {
+        e
+    }
+}
+
+pub fn exec(a: ExecArgs) -> Result<u8> {
+    let (e, c) = remote(&a.name)?;
+    let timeout = a.timeout.as_deref().map(|t| setup::duration("--timeout", t)).transpose()?.unwrap_or(COMMAND_TIMEOUT);
+    let req =
+        ExecRequest { env: setup::command_env(&a.env)?, cwd: a.cwd.clone().or_else(cwd_string), ..ExecRequest::argv(a.argv) };
+    let deadline = Instant::now() + timeout.mul_f64(e.scale());
+    let res = vm::ops::exec(&c, &req, &mut to_host, Some(deadline)).map_err(|err| remote_err(&a.name, err))?;
+    Ok(res.exit_code().clamp(0, 255) as u8)
+}
+
+/// One side of `orca cp`: `NAME:/abs/path` is a guest path, anything else a host path.
+enum Side {
+    Host(PathBuf),
+    Guest(String, String),
+}
+
+fn side(s: &str) -> Side {
+    if let Some((name, path)) = s.split_once(':')
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && (path.starts_with('/') || path.is_empty() || !Path::new(s).exists())
+    {
+        return Side::Guest(name.to_string(), path.to_string());
+    }
+    Side::Host(PathBuf::from(s))
+}
+
+fn base_name(p: &str) -> String {
+    p.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
+}
+
+pub fn cp(a: CpArgs) -> Result<u8> {
+    let cwd = std::env::current_dir()?;
+    match (side(&a.src), side(&a.dest)) {
+        (Side::Guest(name, src), Side::Host(dest)) => {
+            let src = vm::transfer::guest_path(&src)?;
+            let mut dest = vm::transfer::host_path(&dest, &cwd)?;
+            if dest.is_dir() {
+                dest = dest.join(base_name(&src));
+            }
+            let (e, c) = remote(&name)?;
+            let deadline = Instant::now() + Duration::from_secs(300).mul_f64(e.scale());
+            vm::ops::copy_out(&c, &src, &dest, Some(deadline)).map_err(|err| remote_err(&name, err))?;
+        }
+        (Side::Host(src), Side::Guest(name, dest)) => {
+            let src = vm::transfer::host_path(&src, &cwd)?;
+            if std::fs::symlink_metadata(&src).is_err() {
+                return Err(crate::error::usage(format!("{} does not exist", src.display()), "name an existing file or folder"));
+            }
+            let mut dest = vm::transfer::guest_path(&dest)?;
+            let (e, c) = remote(&name)?;
+            let deadline = Instant::now() + Duration::from_secs(300).mul_f64(e.scale());
+            // Into an existing guest folder, as cp does.
+            let probe = ExecRequest::argv(["test", "-d", dest.as_str()]);
+            if vm::ops::exec(&c, &probe, &mut |_, _| {}, Some(deadline)).map(|r| r.success()).unwrap_or(false) {
+                let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                dest = format!("{}/{name}", dest.trim_end_matches('/'));
+            }
+            vm::ops::copy_in(&c, &src, &dest, Some(deadline)).map_err(|err| remote_err(&name, err))?;
+        }
+        (Side::Guest(..), Side::Guest(..)) => {
+            return Err(crate::error::usage("both sides are guest paths", "copy between a VM and the host"));
+        }
+        (Side::Host(..), Side::Host(..)) => {
+            return Err(crate::error::usage(
+                "neither side names a VM",
+                "write the guest side as NAME:/path, e.g. orca cp ebpf-test:/tmp/log.txt ./",
+            ));
+        }
+    }
+    Ok(0)
+}
+
+pub fn shell(a: ShellArgs) -> Result<u8> {
+    let req = |cwd: Option<String>| -> Result<vm::ShellRequest> {
+        let (rows, cols) = vm::term::size().unwrap_or((24, 80));
+        Ok(vm::ShellRequest { term: std::env::var("TERM").ok(), rows, cols, env: setup::command_env(&[])?, cwd })
+    };
+    if let Some(t) = &a.target
+        && !Path::new(t).is_file()
+    {
+        let (_, c) = remote(t)?;
+        let res = vm::ops::shell(&c, req(cwd_string())?).map_err(|err| remote_err(t, err))?;
+        return Ok(res.exit_code().clamp(0, 255) as u8);
+    }
+    let spec = a.target.as_ref().map(PathBuf::from);
+    let root = root_for(spec.as_deref());
+    let (plan, vm) = load(spec.as_deref(), &root)?;
+    let cfg = setup::config(&plan, vm.as_ref(), &overrides(&a.vm)?, &root)?;
+    let mut m = boot(cfg)?;
+    let res = m.shell(req(cwd_string())?)?;
+    m.shutdown()?;
+    Ok(res.exit_code().clamp(0, 255) as u8)
+}

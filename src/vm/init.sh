@@ -43,7 +43,8 @@ $b mount --move /dev $r/dev
 $b mkdir -p $r/dev/pts $r/dev/shm $r/dev/virtio-ports
 $b mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $r/dev/pts
 $b mount -t tmpfs -o mode=1777 shm $r/dev/shm
-$b mount -t tmpfs -o mode=1777 tmp $r/tmp
+# /tmp stays the host's, written through the overlay: commands started from a host folder under
+# /tmp find it. /run is the guest's own (the host's sockets and pid files mean nothing here).
 $b mount -t tmpfs -o mode=0755 run $r/run
 $b mount -t cgroup2 cgroup2 $r/sys/fs/cgroup 2>/dev/null
 $b mount -t bpf bpf $r/sys/fs/bpf 2>/dev/null

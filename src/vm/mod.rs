@@ -41,6 +41,7 @@
 pub mod accel;
 pub mod bootimage;
 pub mod conn;
+pub mod daemon;
 pub mod initramfs;
 pub mod machine;
 pub mod ops;
@@ -48,6 +49,7 @@ pub mod protocol;
 pub mod qemu;
 pub mod qmp;
 pub mod setup;
+pub mod state;
 pub mod term;
 pub mod transfer;
 

@@ -55,7 +55,7 @@ pub fn pick_kernel<'p>(plan: &'p Plan, vm: Option<&plan::Vm>, wanted: Option<&st
 
 /// The VM spec declared in `file` (the first `vm { }` of that file).
 pub fn vm_in_file<'p>(plan: &'p Plan, file: &Path, root: &Path) -> Result<&'p plan::Vm> {
-    let want = canonical(file, root);
+    let want = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
     plan.vms
         .iter()
         .find(|v| canonical(&v.file, root) == want)
