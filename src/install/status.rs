@@ -70,6 +70,8 @@ pub struct CacheArea {
     pub name: String,
     pub files: u64,
     pub bytes: u64,
+    /// False when sizing ran out of time: `files` and `bytes` are then lower bounds.
+    pub complete: bool,
 }
 
 /// The nixpkgs pin in `flake.lock`.
@@ -174,15 +176,23 @@ fn vms(_name: Option<&str>) -> Vms {
     }
 }
 
+/// How long sizing the caches may take. On a host it takes a fraction of a second; in a guest,
+/// where the cache is the host's seen over 9p, a kernel area of ~20k files takes minutes, so the
+/// walk stops and says its figures are lower bounds.
+const SIZING_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn caches(root: &Path) -> Caches {
+    let deadline = std::time::Instant::now() + SIZING_BUDGET;
     let mut areas = Vec::new();
     if let Ok(rd) = std::fs::read_dir(root) {
         for e in rd.flatten().filter(|e| e.path().is_dir()) {
-            let (files, bytes) = size_of(&e.path());
+            let mut size = Size::default();
+            let complete = size.add(&e.path(), deadline);
             areas.push(CacheArea {
                 name: e.file_name().to_string_lossy().into_owned(),
-                files,
-                bytes,
+                files: size.files,
+                bytes: size.bytes,
+                complete,
             });
         }
     }
@@ -193,24 +203,32 @@ fn caches(root: &Path) -> Caches {
     }
 }
 
-/// Files and bytes below `dir`, not following symlinks.
-fn size_of(dir: &Path) -> (u64, u64) {
-    let (mut files, mut bytes) = (0, 0);
-    let Ok(rd) = std::fs::read_dir(dir) else { return (0, 0) };
-    for e in rd.flatten() {
-        let Ok(meta) = e.path().symlink_metadata() else {
-            continue;
-        };
-        if meta.is_dir() {
-            let (f, b) = size_of(&e.path());
-            files += f;
-            bytes += b;
-        } else {
-            files += 1;
-            bytes += meta.len();
+#[derive(Default)]
+struct Size {
+    files: u64,
+    bytes: u64,
+}
+
+impl Size {
+    /// Adds the files below `dir`, not following symlinks; false if the deadline cut it short.
+    fn add(&mut self, dir: &Path, deadline: std::time::Instant) -> bool {
+        let Ok(rd) = std::fs::read_dir(dir) else { return true };
+        for e in rd.flatten() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                if !self.add(&e.path(), deadline) {
+                    return false;
+                }
+            } else {
+                self.files += 1;
+                self.bytes += meta.len();
+            }
         }
+        true
     }
-    (files, bytes)
 }
 
 fn nixpkgs(lock: &Path) -> Nixpkgs {
@@ -302,9 +320,10 @@ pub fn render(s: &Status) -> String {
         let _ = writeln!(out, "  empty");
     }
     for a in &s.caches.areas {
+        let more = if a.complete { "" } else { "+ (sizing stopped after 3s)" };
         let _ = writeln!(
             out,
-            "  {:12}{:>10}  {} files",
+            "  {:12}{:>10}  {} files{more}",
             a.name,
             crate::ui::bytes(a.bytes),
             a.files
