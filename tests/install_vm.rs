@@ -8,6 +8,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+
+/// One guest at a time: two would share 2 cores and stretch every deadline.
+static ONE_VM_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
@@ -64,6 +68,7 @@ fn install_status_uninstall_in_a_guest_on_6_12() {
     if !qemu {
         return skip_or_fail("qemu-system-x86_64 is not installed (run .ci/setup)");
     }
+    let _one = ONE_VM_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let objects = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("install-vm-{}", std::process::id()));
     compile_objects(&root, &objects);
@@ -133,4 +138,63 @@ echo ==DONE=="
     let after = between(&stdout, "==UNINSTALL==", "==DONE==");
     assert!(after.contains("PINS-GONE"), "pins left after uninstall:\n{after}");
     assert!(!after.contains("xdp"), "XDP still attached after uninstall:\n{after}");
+}
+
+#[test]
+fn status_lists_a_running_vm_and_only_it_when_named() {
+    let qemu = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()));
+    if !qemu {
+        return skip_or_fail("qemu-system-x86_64 is not installed (run .ci/setup)");
+    }
+    let _one = ONE_VM_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // A private runtime folder, so that this VM's name cannot clash with one the user runs.
+    let runtime = tempfile::tempdir().unwrap();
+    let orca_rt = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_orca"))
+            .args(args)
+            .current_dir(&root)
+            .env("CI", "true")
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .output()
+            .unwrap()
+    };
+    let started = orca_rt(&["start", "configs/ebpf-test.hcl", "--kernel", "6.12", "--ttl", "5m"]);
+    let err = String::from_utf8_lossy(&started.stderr);
+    if err.contains("is not available in this build of orca yet") {
+        return skip_or_fail("this build of orca has no `orca start` yet");
+    }
+    assert!(started.status.success(), "orca start failed:\n{err}");
+    let all = orca_rt(&["status", "--json"]);
+    let named = orca_rt(&["status", "ebpf-test", "--json"]);
+    let other = orca_rt(&["status", "no-such-vm"]);
+    let text = orca_rt(&["status"]);
+    let stopped = orca_rt(&["stop", "ebpf-test"]);
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    let vms = all["vms"]["running"].as_array().unwrap();
+    assert_eq!(vms.len(), 1, "{all:#}");
+    assert_eq!(vms[0]["name"], "ebpf-test");
+    assert_eq!(vms[0]["kernel"], "6.12");
+    assert!(
+        all["caches"]["areas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "kernels"),
+        "{all:#}"
+    );
+    let named: serde_json::Value = serde_json::from_slice(&named.stdout).unwrap();
+    assert_eq!(named["running"][0]["status"], "running", "{named:#}");
+    assert!(String::from_utf8_lossy(&other.stdout).contains("no VM named no-such-vm is running"));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("ebpf-test") && l.contains("6.12")),
+        "{text}"
+    );
+    let after: serde_json::Value = serde_json::from_slice(&orca_rt(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(after["vms"]["running"].as_array().unwrap().len(), 0, "{after:#}");
 }

@@ -7,11 +7,19 @@ use crate::install::{self, InstallOptions, What};
 
 pub fn run(a: StatusArgs) -> Result<u8> {
     let root = crate::paths::project_root();
-    let status = install::status::gather(&root, &a.pin_dir, a.name.as_deref());
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
-    } else {
-        print!("{}", install::status::render(&status));
+    // With a name, only that VM: the rest of the view is about the machine, not one VM.
+    if let Some(name) = a.name.as_deref() {
+        let vms = install::status::vms(Some(name));
+        match a.json {
+            true => println!("{}", serde_json::to_string_pretty(&vms)?),
+            false => print!("{}", install::status::render_vms(&vms).trim_start()),
+        }
+        return Ok(0);
+    }
+    let status = install::status::gather(&root, &a.pin_dir);
+    match a.json {
+        true => println!("{}", serde_json::to_string_pretty(&status)?),
+        false => print!("{}", install::status::render(&status)),
     }
     Ok(0)
 }

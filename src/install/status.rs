@@ -54,7 +54,8 @@ pub struct Loaded {
 
 #[derive(Debug, Serialize)]
 pub struct Vms {
-    pub running: Vec<serde_json::Value>,
+    /// The long-lived VMs (`orca start`) that are alive, by name.
+    pub running: Vec<crate::vm::state::VmState>,
     pub note: Option<String>,
 }
 
@@ -85,7 +86,7 @@ pub struct Nixpkgs {
 }
 
 /// Gathers the status. Nothing here fails: what cannot be known is said in a note.
-pub fn gather(root: &Path, pin_dir: &Path, vm: Option<&str>) -> Status {
+pub fn gather(root: &Path, pin_dir: &Path) -> Status {
     let (toolchain, toolchain_note) = match crate::plan::load_project(root) {
         Ok(plan) => {
             let note = plan
@@ -101,7 +102,7 @@ pub fn gather(root: &Path, pin_dir: &Path, vm: Option<&str>) -> Status {
     };
     Status {
         installed: installed(pin_dir),
-        vms: vms(vm),
+        vms: vms(None),
         caches: caches(&crate::paths::cache_root()),
         toolchain,
         toolchain_note,
@@ -169,10 +170,25 @@ fn installed(pin_dir: &Path) -> Installed {
     out
 }
 
-fn vms(_name: Option<&str>) -> Vms {
-    Vms {
-        running: vec![],
-        note: Some("this build of orca cannot list VMs yet".into()),
+/// The running VMs, or only the one named.
+pub fn vms(name: Option<&str>) -> Vms {
+    match crate::vm::state::list() {
+        Ok(list) => {
+            let running: Vec<_> = list
+                .into_iter()
+                .map(|e| e.state)
+                .filter(|v| name.is_none_or(|n| v.name == n))
+                .collect();
+            let note = match name {
+                Some(n) if running.is_empty() => Some(format!("no VM named {n} is running (orca start)")),
+                _ => None,
+            };
+            Vms { running, note }
+        }
+        Err(e) => Vms {
+            running: vec![],
+            note: Some(format!("cannot list VMs: {e:#}")),
+        },
     }
 }
 
@@ -304,17 +320,7 @@ pub fn render(s: &Status) -> String {
     if let Some(n) = &i.note.as_ref().filter(|_| i.installed_at.is_some()) {
         let _ = writeln!(out, "  note: {n}");
     }
-    let _ = writeln!(
-        out,
-        "\nVMs: {}",
-        if s.vms.running.is_empty() { "none running" } else { "" }
-    );
-    for v in &s.vms.running {
-        let _ = writeln!(out, "  {v}");
-    }
-    if let Some(n) = &s.vms.note {
-        let _ = writeln!(out, "  note: {n}");
-    }
+    out += &render_vms(&s.vms);
     let _ = writeln!(out, "\nCaches in {}:", s.caches.root.display());
     if s.caches.areas.is_empty() {
         let _ = writeln!(out, "  empty");
@@ -351,6 +357,39 @@ pub fn render(s: &Status) -> String {
         (None, None) => writeln!(out, "nixpkgs: unknown"),
     };
     out
+}
+
+/// The VM part of the status, alone for `orca status NAME`.
+pub fn render_vms(v: &Vms) -> String {
+    use std::fmt::Write;
+    let mut out = format!("\nVMs:{}\n", if v.running.is_empty() { " none running" } else { "" });
+    let now = now();
+    for vm in &v.running {
+        let _ = writeln!(
+            out,
+            "  {:16}{:9}kernel {} ({}), {}, {} CPU, {} MiB, up {}, stops in {}",
+            vm.name,
+            vm.status,
+            vm.kernel,
+            vm.release.as_deref().unwrap_or("?"),
+            vm.accel.as_deref().unwrap_or("?"),
+            vm.cpus,
+            vm.memory_mib,
+            ago(vm.started),
+            crate::ui::duration(std::time::Duration::from_secs(vm.expires.saturating_sub(now))),
+        );
+    }
+    if let Some(n) = &v.note {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    out
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn ago(at: u64) -> String {
