@@ -5,13 +5,15 @@
 #   2. a warm re-run, every cell from the result cache, against the cold run: target <= 0.05.
 #
 # Usage: benches/matrix.sh [MATRIX_FILE]     (default configs/ebpf-test-matrix.hcl)
-# Needs: a release build (built if missing), hyperfine, python3, and the kernels of the catalog
+# Needs: a release build (brought up to date unless ORCA names a binary), hyperfine, python3, and the kernels of the catalog
 # (fetched first, so that no side of a ratio pays for a download). Slow: under TCG on 2 cores a
 # cold matrix takes minutes; the serial side about twice that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${ORCA:-}" ]; then
+  cargo build --release --quiet
+fi
 orca=${ORCA:-$PWD/target/release/orca}
-[ -x "$orca" ] || cargo build --release --quiet
 command -v hyperfine >/dev/null || { echo "matrix.sh: hyperfine is not installed" >&2; exit 3; }
 matrix=("$@")
 export CI=true # plain progress lines, no bars

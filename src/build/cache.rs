@@ -8,8 +8,9 @@
 //!   input lists seen so far (which headers it included). A lookup hashes the inputs of each list
 //!   to find the object key without running clang, which is how `orca clean && orca build` is
 //!   served from the cache.
-//! - `tmp/`: files being written. Every write goes to a temporary file here, is fsynced, then
-//!   renamed into place, so an entry appears whole or not at all, whenever orca is killed.
+//! - `tmp/`: files being written. Every write goes to a temporary file here, then is renamed into
+//!   place, so an entry appears whole or not at all, whenever orca is killed. Object entries are
+//!   fsynced before the rename; manifests, which are only hints, are not.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -78,11 +79,15 @@ impl ObjectCache {
         }
     }
 
-    /// Stores `object` under `key`.
+    /// Stores `object` under `key` (unless an entry is there: a key names one content, and a
+    /// corrupt entry is removed when read).
     pub fn put(&self, key: &str, object: &[u8]) -> Result<()> {
+        if self.entry(key).exists() {
+            return Ok(());
+        }
         let mut data = format!("{MAGIC}\n{}\n{}\n", hash::sha256(object), object.len()).into_bytes();
         data.extend_from_slice(object);
-        self.write(&self.entry(key), &data)
+        self.write(&self.entry(key), &data, true)
     }
 
     /// The input lists recorded for manifest key `mkey`, newest first.
@@ -95,18 +100,22 @@ impl ObjectCache {
     }
 
     /// Records that a compile under `mkey` read `inputs`. Two builds racing here may drop one
-    /// list; that only costs a later cache miss.
+    /// list; that only costs a later cache miss. Manifests are not fsynced: one torn by a power
+    /// loss fails to parse and counts as empty.
     pub fn add_variant(&self, mkey: &str, inputs: &[String]) -> Result<()> {
         let mut variants = self.variants(mkey);
+        if variants.first().is_some_and(|v| v.as_slice() == inputs) {
+            return Ok(());
+        }
         variants.retain(|v| v.as_slice() != inputs);
         variants.insert(0, inputs.to_vec());
         variants.truncate(MAX_VARIANTS);
         let bytes = serde_json::to_vec(&Manifest { variants })?;
-        self.write(&self.manifest(mkey), &bytes)
+        self.write(&self.manifest(mkey), &bytes, false)
     }
 
-    /// Temp file in `tmp/`, fsync, rename into place.
-    fn write(&self, dest: &Path, bytes: &[u8]) -> Result<()> {
+    /// Temp file in `tmp/`, fsync when `durable`, rename into place.
+    fn write(&self, dest: &Path, bytes: &[u8], durable: bool) -> Result<()> {
         let parent = dest.parent().unwrap_or(&self.dir);
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         let mut tmp = tempfile::Builder::new()
@@ -114,7 +123,9 @@ impl ObjectCache {
             .tempfile_in(self.dir.join("tmp"))
             .with_context(|| format!("creating a temporary file in {}", self.dir.display()))?;
         tmp.write_all(bytes)?;
-        tmp.as_file().sync_all()?;
+        if durable {
+            tmp.as_file().sync_all()?;
+        }
         tmp.persist(dest)
             .map_err(|e| e.error)
             .with_context(|| format!("writing {}", dest.display()))?;

@@ -64,7 +64,7 @@ fn refuse_dangerous(cache: &Path, root: &Path) -> Result<()> {
     if dangerous {
         return Err(Fail::new(
             Exit::Usage,
-            format!("refusing to remove the cache root {}: it holds the project or your home directory", cache.display()),
+            format!("refusing to remove the cache root {}: it is relative, or holds the project or your home directory", cache.display()),
         )
         .hint("point ORCA_CACHE_DIR at a directory used only by orca, or remove the caches with `orca clean --cache --kernels`")
         .into());

@@ -111,7 +111,7 @@ pub fn compile(clang: &Clang, dir: &Path, args: &[String], env: &Env, program: &
         .current_dir(dir);
     sanitize_env(&mut cmd, env);
     let started = SystemTime::now();
-    let run = crate::process::run(&mut cmd, "clang", COMPILE_DEADLINE)?;
+    let run = super::exec::run(&mut cmd, "clang", COMPILE_DEADLINE)?;
     let diagnostics = run
         .stderr_str()
         .replace(&raw.display().to_string(), &program.object.display().to_string())
@@ -128,7 +128,7 @@ pub fn compile(clang: &Clang, dir: &Path, args: &[String], env: &Env, program: &
     let mut strip = Command::new(&clang.strip);
     strip.arg("-g").arg(&raw).arg("-o").arg(&obj).current_dir(dir);
     sanitize_env(&mut strip, env);
-    crate::process::run_ok(&mut strip, "llvm-strip", STRIP_DEADLINE)?;
+    super::exec::run_ok(&mut strip, "llvm-strip", STRIP_DEADLINE)?;
 
     let object = std::fs::read(dir.join(&obj)).context("reading clang's output")?;
     let deps = std::fs::read_to_string(dir.join(&dep)).context("reading clang's depfile")?;

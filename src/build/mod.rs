@@ -21,6 +21,7 @@ pub mod cache;
 pub mod clean;
 pub mod compile;
 pub mod depfile;
+pub mod exec;
 pub mod files;
 pub mod hash;
 pub mod record;
@@ -179,21 +180,31 @@ pub fn build(root: &Path, tc: &Toolchain, programs: &[Program], opts: &Options<'
     files::sweep_temps(&out_dir, ".tmp-");
     files::sweep_temps(&out_dir.join(".orca"), ".tmp-");
     stage::sweep();
-    let ctx = step::Ctx {
-        root,
-        tc,
-        clang: &clang,
-        cache: &cache::ObjectCache::open()?,
-        headers: header_names(root, tc, programs, &out_dir),
-        stage_files: stage::files_to_stage(root, tc, programs),
-        stage: Default::default(),
-        out_dir,
-        hashes: Default::default(),
-    };
-    let results = pool::map(programs, opts.jobs, |p| {
-        let r = step::build_one(&ctx, p);
-        (opts.on_done)(&r);
-        r
+    let cache = cache::ObjectCache::open()?;
+    let (store, stores) = std::sync::mpsc::channel::<step::Store>();
+    let results = std::thread::scope(|s| {
+        // Cache writes (fsync included) overlap the next compiles instead of delaying them.
+        let writer = s.spawn(|| stores.into_iter().for_each(|job| job.write(&cache)));
+        let ctx = step::Ctx {
+            root,
+            tc,
+            clang: &clang,
+            cache: &cache,
+            headers: header_names(root, tc, programs, &out_dir),
+            stage_files: stage::files_to_stage(root, tc, programs),
+            stage: Default::default(),
+            out_dir: out_dir.clone(),
+            hashes: Default::default(),
+            store,
+        };
+        let results = pool::map(programs, opts.jobs, |p| {
+            let r = step::build_one(&ctx, p);
+            (opts.on_done)(&r);
+            r
+        });
+        drop(ctx);
+        let _ = writer.join();
+        results
     });
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     Ok(Summary {

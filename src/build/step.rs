@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, mpsc};
 use std::time::Instant;
 
 use super::cache::ObjectCache;
@@ -28,6 +28,30 @@ pub(super) struct Ctx<'a> {
     /// The files to stage, and the stage, made when the first program needs clang.
     pub stage_files: BTreeSet<String>,
     pub stage: OnceLock<Result<Stage, String>>,
+    /// Where compiled objects go to be written into the cache.
+    pub store: mpsc::Sender<Store>,
+}
+
+/// An object to write into the cache, with the input list for its manifest.
+pub(super) struct Store {
+    pub program: String,
+    pub key: String,
+    pub manifest_key: String,
+    pub inputs: Vec<String>,
+    pub object: Vec<u8>,
+}
+
+impl Store {
+    /// Writes the entry, then the manifest that leads to it. A failure costs a later cache miss,
+    /// not the build.
+    pub fn write(&self, cache: &ObjectCache) {
+        let r = cache
+            .put(&self.key, &self.object)
+            .and_then(|_| cache.add_variant(&self.manifest_key, &self.inputs));
+        if let Err(e) = r {
+            crate::ui::warn(format!("{}: not stored in the object cache: {e:#}", self.program));
+        }
+    }
 }
 
 impl Ctx<'_> {
@@ -125,13 +149,14 @@ fn run(ctx: &Ctx<'_>, program: &Program) -> anyhow::Result<Built> {
     let key = object_key(&mkey, &inputs);
     super::files::install(&out, &c.object)?;
     if stable {
-        if let Err(e) = ctx
-            .cache
-            .put(&key, &c.object)
-            .and_then(|_| ctx.cache.add_variant(&mkey, &c.inputs))
-        {
-            crate::ui::warn(format!("{}: not stored in the object cache: {e:#}", program.name));
-        }
+        // Stored by the cache writer thread while the next program compiles (see `mod.rs`).
+        let _ = ctx.store.send(Store {
+            program: program.name.clone(),
+            key: key.clone(),
+            manifest_key: mkey.clone(),
+            inputs: c.inputs.clone(),
+            object: c.object.clone(),
+        });
         let rec = Record {
             schema: super::cache::SCHEMA,
             manifest_key: mkey,
