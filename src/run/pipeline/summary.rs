@@ -22,7 +22,7 @@ pub fn render(report: &Report) -> String {
             _ => crate::ui::duration(Duration::from_millis(c.duration_ms)),
         };
         let note = match (&c.message, &c.kernel) {
-            (Some(m), _) => m.clone(),
+            (Some(m), _) => m.lines().next().unwrap_or_default().to_string(),
             (None, Some(k)) => format!("kernel {k}"),
             (None, None) => String::new(),
         };
