@@ -173,6 +173,35 @@ fn install_status_uninstall_on_the_host_kernel() {
     let text = ok(&orca(&["status", "--pin-dir", pin_dir], state.path()));
     assert!(text.contains("xdp_blocklist") && text.contains("Caches in"), "{text}");
 
+    // Installing again replaces the first install: its programs are unloaded, none leak.
+    ok(&orca(
+        &[
+            "install",
+            "--objects",
+            objects.path().to_str().unwrap(),
+            "--pin-dir",
+            pin_dir,
+            "--iface",
+            &dummy.0,
+        ],
+        state.path(),
+    ));
+    for id in &ids {
+        assert!(
+            !sh(&format!("bpftool prog show id {id}")).status.success(),
+            "program {id} of the first install leaked"
+        );
+    }
+    let out = orca(&["status", "--json", "--pin-dir", pin_dir], state.path());
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let ids: Vec<u64> = status["installed"]["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{status:#}");
+
     // Something else pinned in the same folder must survive uninstall.
     let foreign = pins.0.join("foreign");
     assert!(
