@@ -126,7 +126,7 @@ fn the_project_matrix_on_every_kernel_then_cached() {
     assert!(!old.is_empty());
     for t in &old {
         assert_eq!(t["outcome"], "expected-fail", "{t:#}");
-        assert!(t["expectation"].as_str().unwrap().contains("5.17"), "{t:#}");
+        assert!(t["expectation"].as_str().unwrap().starts_with("needs kernel >= "), "{t:#}");
     }
     let load = old
         .iter()
