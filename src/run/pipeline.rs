@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use super::budget::{Budget, Cost};
 use crate::plan::{Pipeline, Plan, Stage};
 use crate::report::{CellResult, Outcome, Report};
 use cache::{ArtifactFile, KeyInputs, Store, StoredStage};
@@ -97,7 +98,11 @@ pub fn run(plan: &Plan, pipeline: &Pipeline, opts: &Options) -> Result<Report> {
         resolved_accel: Default::default(),
     });
     let stage = |n: &str| pipeline.stages.iter().find(|s| s.name == n);
-    let budget = Budget::of_host(opts.jobs);
+    // The matrix's budget: one stage per core, VM stages within the vCPUs and memory available.
+    let budget = match opts.jobs {
+        Some(j) => Budget::from_host().limit_jobs(j),
+        None => Budget::from_host(),
+    };
     let mut view = View::new();
     let mut done: HashMap<String, Done> = HashMap::new();
     let mut ready: Vec<(String, String, Option<String>)> = Vec::new();
@@ -131,8 +136,8 @@ pub fn run(plan: &Plan, pipeline: &Pipeline, opts: &Options) -> Result<Report> {
         let mut i = 0;
         while i < ready.len() {
             let s = stage(&ready[i].0).expect("ready stages exist");
-            let cost = Cost::of(&ctx.plan, s);
-            if !budget.fits(cost, &running) {
+            let cost = cost(&ctx.plan, s);
+            if !fits(&budget, &running, cost) {
                 i += 1;
                 continue;
             }
@@ -489,64 +494,21 @@ fn log_tail(path: &Path, lines: usize) -> Option<String> {
     Some(tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
 }
 
-/// What a running stage takes from the host.
-#[derive(Debug, Clone, Copy)]
-struct Cost {
-    cpus: u32,
-    memory_mib: u64,
-}
-
-impl Cost {
-    fn of(plan: &Plan, s: &Stage) -> Cost {
-        match s.vm.as_deref().and_then(|v| plan.vm(v)) {
-            Some(vm) => Cost {
-                cpus: vm.cpus.max(1),
-                memory_mib: vm.memory_mib,
-            },
-            None => Cost { cpus: 1, memory_mib: 0 },
-        }
+/// What a running stage takes from the host: a core for a host stage, its VM for a VM stage.
+fn cost(plan: &Plan, s: &Stage) -> Cost {
+    match s.vm.as_deref().and_then(|v| plan.vm(v)) {
+        Some(vm) => Cost::guest(vm.cpus, vm.memory_mib),
+        None => Cost { cpus: 1, memory_mib: 0 },
     }
 }
 
-/// The host's budget: its CPUs and available memory, and an optional cap on stages at once.
-struct Budget {
-    cpus: u32,
-    memory_mib: u64,
-    jobs: Option<usize>,
-}
-
-impl Budget {
-    fn of_host(jobs: Option<usize>) -> Budget {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(1);
-        Budget {
-            cpus,
-            memory_mib: available_memory_mib().unwrap_or(2048),
-            jobs,
-        }
-    }
-
-    /// A stage fits when nothing runs (so an oversized stage still runs, alone) or when the
-    /// running stages leave room for it.
-    fn fits(&self, c: Cost, running: &HashMap<String, Cost>) -> bool {
-        if running.is_empty() {
-            return true;
-        }
-        if self.jobs.is_some_and(|j| running.len() >= j) {
-            return false;
-        }
-        let cpus: u32 = running.values().map(|r| r.cpus.min(self.cpus)).sum();
-        let mem: u64 = running.values().map(|r| r.memory_mib).sum();
-        cpus + c.cpus.min(self.cpus) <= self.cpus && mem + c.memory_mib <= self.memory_mib
-    }
-}
-
-fn available_memory_mib() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
+/// Whether a stage costing `next` may start beside the running ones.
+fn fits(budget: &Budget, running: &HashMap<String, Cost>, next: Cost) -> bool {
+    let used = running.values().fold(Cost::default(), |a, c| Cost {
+        cpus: a.cpus + c.cpus,
+        memory_mib: a.memory_mib + c.memory_mib,
+    });
+    budget.fits(running.len(), used, next)
 }
 
 #[cfg(test)]
