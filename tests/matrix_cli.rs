@@ -84,3 +84,75 @@ fn help_documents_the_exit_codes() {
         assert!(help.contains(code), "missing {code:?} in:\n{help}");
     }
 }
+
+/// A copy of the project whose catalog and matrix gain a kernel with no source on this host.
+fn project_with_a_sourceless_kernel() -> std::path::PathBuf {
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("matrix-unavailable-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for d in ["configs", "ebpf"] {
+        assert!(
+            Command::new("cp")
+                .arg("-a")
+                .arg(root.join(d))
+                .arg(&dir)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let catalog = dir.join("configs/kernels.hcl");
+    let text = std::fs::read_to_string(&catalog).unwrap() + "\nkernel \"5.4\" {\n  release = \"5.4.0-1-amd64\"\n}\n";
+    std::fs::write(&catalog, text).unwrap();
+    let matrix = dir.join("configs/ebpf-test-matrix.hcl");
+    let text = std::fs::read_to_string(&matrix).unwrap();
+    let entry = "test_matrix = [\n";
+    assert!(text.contains(entry), "the matrix file changed shape");
+    let text = text.replacen(
+        entry,
+        "test_matrix = [\n  { name = \"5.4\" image = \"host\" kernel_version = \"5.4\" },\n",
+        1,
+    );
+    std::fs::write(&matrix, text).unwrap();
+    dir
+}
+
+#[test]
+fn a_cell_without_a_kernel_is_reported_unavailable_not_dropped() {
+    let dir = project_with_a_sourceless_kernel();
+    let o = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args([
+            "matrix", "run", "--kernel", "5.4", "--junit", "j.xml", "--json", "r.json",
+        ])
+        .current_dir(&dir)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("5.4: n/a — kernel 5.4 has no source"), "{table}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["cells"][0]["outcome"], "unavailable");
+    assert_eq!(report["cells"][0]["id"], "5.4/0");
+    let junit =
+        quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(dir.join("j.xml")).unwrap()).unwrap();
+    assert_eq!(junit.test_suites.len(), 1);
+    assert_eq!(junit.test_suites[0].name.as_str(), "kernel 5.4");
+    assert!(matches!(
+        &junit.test_suites[0].test_cases[0].status,
+        quick_junit::TestCaseStatus::Skipped { ty: Some(t), .. } if t.as_str() == "unavailable"
+    ));
+
+    // `orca test` on that kernel cannot do anything useful: exit 4 with a hint.
+    let o = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["test", "--kernel", "5.4"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("orca kernel pin 5.4"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

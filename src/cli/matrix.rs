@@ -52,7 +52,16 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
     };
     let cells = select::cells(&m.cells, &a.kernels, shard)?;
     if a.backend == Backend::Nix {
-        return Err(super::not_yet("orca matrix run --backend nix"));
+        // Each cell is a NixOS test of the flake: it runs the whole suite, and Nix caches it.
+        if !a.tests.is_empty() {
+            return Err(usage(
+                "--test cannot narrow cells run through nix: each cell is a NixOS test of the whole suite",
+                "drop --test, or use the native backend",
+            ));
+        }
+        let report = crate::nix::run_matrix(&root, &plan, &cells)?;
+        emit(&report, &a.report)?;
+        return Ok(report.exit_code());
     }
     if let Some(s) = shard {
         ui::status(format!("shard {s}: {} of {} cells", cells.len(), m.cells.len()));

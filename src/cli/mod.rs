@@ -134,7 +134,9 @@ Examples:
     Matrix(MatrixCommand),
 
     /// The quick loop: the behaviour suite on one kernel (default: the newest in the catalog).
-    #[command(after_help = "Examples:\n  orca test\n  orca test --kernel 5.10\n  orca test --test 'xdp_*'")]
+    #[command(after_help = "Examples:\n  orca test\n  orca test --kernel 5.10\n  orca test --test 'xdp_*'\n\n\
+Exit codes: as `orca matrix run` (0 ok · 1 test failed · 2 usage · 3 infrastructure), and 4 when the\n\
+kernel has no source on this host.")]
     Test(TestArgs),
 
     /// Run a pipeline of stages as a DAG.
@@ -374,7 +376,12 @@ Examples:
   orca matrix run --kernel 5.10 --kernel 6.1 --test 'xdp_*'
   orca matrix run --shard 1/4          cells for CI job 1 of 4
 
-Exit codes: 0 all matched expectations · 1 a test failed · 3 infrastructure failure")]
+A cell whose inputs (kernel, objects, orca binary, command, expectations) are unchanged is taken
+from the result cache; --no-cache runs it again.
+
+Exit codes: 0 all matched expectations (expected failures included) · 1 a test failed, or passed
+where expected to fail · 2 usage or spec error · 3 infrastructure failure (a guest crashed or
+passed its deadline) and no test failed")]
     Run(MatrixRunArgs),
 }
 
@@ -572,11 +579,6 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Agent(a) => crate::agent::main(a.port),
         Command::Suite(a) => crate::suite::main(a),
     }
-}
-
-/// The error for a command whose backend has not landed yet.
-pub(crate) fn not_yet(what: &str) -> anyhow::Error {
-    crate::fail!(Exit::Infra, "`{what}` is not available in this build of orca yet")
 }
 
 #[cfg(test)]
