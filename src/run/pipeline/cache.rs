@@ -11,15 +11,14 @@
 //! Every write is atomic (temporary file + rename): a cache killed midway holds old entries or new
 //! ones, never torn ones. An entry whose blobs are gone is treated as absent.
 
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::build::hash::Keyed;
 use crate::plan::{Plan, Stage};
 
 /// One stored artifact file.
@@ -83,7 +82,7 @@ impl Store {
     pub fn put(&self, rel: &str) -> Result<ArtifactFile> {
         let abs = self.project.join(rel);
         let bytes = std::fs::read(&abs).with_context(|| format!("reading artifact {rel}"))?;
-        let sha = sha256_hex(&bytes);
+        let sha = crate::build::hash::sha256(&bytes);
         let blob = self.blob(&sha);
         if !blob.is_file() {
             crate::paths::write_atomic(&blob, &bytes)?;
@@ -157,8 +156,7 @@ pub struct KeyInputs<'a> {
 /// pinned sources, timeout), its dependencies' artifact bytes, its input files' bytes, orca's
 /// version, and the orca binary itself when a command runs orca.
 pub fn stage_key(plan: &Plan, stage: &Stage, root: &Path, k: &KeyInputs) -> Result<String> {
-    let mut h = Fields(Sha256::new());
-    h.field("orca-pipeline-stage", b"v1");
+    let mut h = Fields(Keyed::new("pipeline-stage-v1"));
     h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
     h.field("commands", serde_json::to_string(&stage.commands)?.as_bytes());
     h.field("artifacts", serde_json::to_string(&stage.artifacts)?.as_bytes());
@@ -185,18 +183,15 @@ pub fn stage_key(plan: &Plan, stage: &Stage, root: &Path, k: &KeyInputs) -> Resu
     if stage.commands.iter().any(|c| runs_orca(c)) {
         h.field("orca-binary", orca_binary_sha256()?.as_bytes());
     }
-    Ok(hex::encode(h.0.finalize()))
+    Ok(h.0.finish())
 }
 
-/// Length-prefixed fields, so that no two different field lists hash alike.
-struct Fields(Sha256);
+/// Named, length-prefixed fields, so that no two different field lists hash alike.
+struct Fields(Keyed);
 
 impl Fields {
     fn field(&mut self, name: &str, value: &[u8]) {
-        for part in [name.as_bytes(), value] {
-            self.0.update((part.len() as u64).to_le_bytes());
-            self.0.update(part);
-        }
+        self.0.str(name).field(value);
     }
 }
 
@@ -207,58 +202,23 @@ fn runs_orca(command: &str) -> bool {
         .any(|w| w == "orca" || w.ends_with("/orca"))
 }
 
+/// The running orca's sha256, remembered in the result cache by path, size, inode and mtime
+/// (a debug orca is ~100 MiB) by the matrix's cache, which shares the memo.
 fn orca_binary_sha256() -> Result<String> {
     static HASH: OnceLock<std::result::Result<String, String>> = OnceLock::new();
     HASH.get_or_init(|| {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        memoized_sha256(&exe).map_err(|e| format!("hashing {}: {e:#}", exe.display()))
+        let cache = crate::run::cache::ResultCache::open().map_err(|e| format!("{e:#}"))?;
+        cache
+            .binary_sha256(&exe)
+            .map_err(|e| format!("hashing {}: {e:#}", exe.display()))
     })
     .clone()
     .map_err(anyhow::Error::msg)
 }
 
-/// The sha256 of a big file that rarely changes (a debug orca is ~100 MiB), remembered in the
-/// cache under its path, size, inode and modification time so that a run does not pay for it.
-fn memoized_sha256(path: &Path) -> Result<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path)?;
-    let id = format!(
-        "{} {} {} {} {}",
-        path.display(),
-        meta.len(),
-        meta.ino(),
-        meta.mtime(),
-        meta.mtime_nsec()
-    );
-    let memo = crate::paths::cache_dir("results")?
-        .join("file-hashes")
-        .join(sha256_hex(id.as_bytes()));
-    if let Ok(h) = std::fs::read_to_string(&memo)
-        && h.len() == 64
-    {
-        return Ok(h);
-    }
-    let h = file_sha256(path)?;
-    crate::paths::write_atomic(&memo, h.as_bytes())?;
-    Ok(h)
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-pub fn file_sha256(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+fn file_sha256(path: &Path) -> Result<String> {
+    crate::build::hash::file_sha256(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// A name made safe for one path component.
@@ -285,16 +245,5 @@ mod tests {
         assert!(runs_orca("sudo orca install"));
         assert!(!runs_orca("make orcas"));
         assert!(!runs_orca("echo killer-whale"));
-    }
-
-    #[test]
-    fn fields_are_unambiguous() {
-        let mut a = Fields(Sha256::new());
-        a.field("x", b"ab");
-        a.field("y", b"c");
-        let mut b = Fields(Sha256::new());
-        b.field("x", b"a");
-        b.field("y", b"bc");
-        assert_ne!(a.0.finalize(), b.0.finalize());
     }
 }
