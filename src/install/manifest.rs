@@ -52,9 +52,7 @@ pub fn state_file(pin_dir: &Path) -> PathBuf {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or("/run/orca".into());
-    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-        pin_dir.as_os_str().as_encoded_bytes(),
-    ));
+    let hash = crate::build::hash::sha256(pin_dir.as_os_str().as_encoded_bytes());
     dir.join(format!("install-{}.json", &hash[..16]))
 }
 
