@@ -146,7 +146,11 @@ pub fn run(plan: &Plan, pipeline: &Pipeline, opts: &Options) -> Result<Report> {
             running.insert(name.clone(), cost);
             let (ctx, s, tx) = (ctx.clone(), s.clone(), tx.clone());
             std::thread::spawn(move || {
-                let d = execute(&ctx, &s, key, kernel);
+                // A panic must still report the stage, or the loop would wait for it forever.
+                let run = std::panic::AssertUnwindSafe(|| execute(&ctx, &s, key, kernel));
+                let d = std::panic::catch_unwind(run).unwrap_or_else(|_| {
+                    settled(&s, Outcome::Error, "orca failed while running the stage".into(), None)
+                });
                 let _ = tx.send((s.name.clone(), d));
             });
         }
