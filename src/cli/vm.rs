@@ -77,7 +77,10 @@ fn root_for(spec: Option<&Path>) -> PathBuf {
         return root;
     }
     let from_spec = spec.and_then(|s| s.canonicalize().ok()).and_then(|s| {
-        s.ancestors().skip(1).find(|d| d.join("configs").is_dir()).map(Path::to_path_buf)
+        s.ancestors()
+            .skip(1)
+            .find(|d| d.join("configs").is_dir())
+            .map(Path::to_path_buf)
     });
     from_spec.unwrap_or(root)
 }
@@ -227,16 +230,28 @@ fn daemon(a: StartArgs) -> Result<u8> {
     let mut m = boot(cfg)?;
     let env = setup::command_env(&[])?;
     for p in &vm.provision {
-        let req = ExecRequest { env: env.clone(), cwd: cwd_string(), ..ExecRequest::shell(p.clone()) };
+        let req = ExecRequest {
+            env: env.clone(),
+            cwd: cwd_string(),
+            ..ExecRequest::shell(p.clone())
+        };
         let deadline = Instant::now() + COMMAND_TIMEOUT.mul_f64(m.scale());
         let res = m.exec_until(&req, &mut |_, b| to_host(Stream::Stderr, b), Some(deadline))?;
         if !res.success() {
-            return Err(fail!(Exit::TestFailed, "provision command `{p}` of {} failed ({res})", vm.name));
+            return Err(fail!(
+                Exit::TestFailed,
+                "provision command `{p}` of {} failed ({res})",
+                vm.name
+            ));
         }
     }
     let expires = Instant::now() + ttl;
-    (st.status, st.qemu_pid, st.release, st.accel) =
-        ("running".into(), Some(m.qemu_pid()), Some(m.release().to_string()), Some(m.accel().name().into()));
+    (st.status, st.qemu_pid, st.release, st.accel) = (
+        "running".into(),
+        Some(m.qemu_pid()),
+        Some(m.release().to_string()),
+        Some(m.accel().name().into()),
+    );
     let listener_ready = |m: &mut Machine| -> Result<()> {
         vm::state::write(&claim.dir, &st)?;
         crate::ui::status(format!(
@@ -340,9 +355,17 @@ fn remote_err(name: &str, e: anyhow::Error) -> anyhow::Error {
 
 pub fn exec(a: ExecArgs) -> Result<u8> {
     let (e, c) = remote(&a.name)?;
-    let timeout = a.timeout.as_deref().map(|t| setup::duration("--timeout", t)).transpose()?.unwrap_or(COMMAND_TIMEOUT);
-    let req =
-        ExecRequest { env: setup::command_env(&a.env)?, cwd: a.cwd.clone().or_else(cwd_string), ..ExecRequest::argv(a.argv) };
+    let timeout = a
+        .timeout
+        .as_deref()
+        .map(|t| setup::duration("--timeout", t))
+        .transpose()?
+        .unwrap_or(COMMAND_TIMEOUT);
+    let req = ExecRequest {
+        env: setup::command_env(&a.env)?,
+        cwd: a.cwd.clone().or_else(cwd_string),
+        ..ExecRequest::argv(a.argv)
+    };
     let deadline = Instant::now() + timeout.mul_f64(e.scale());
     let res = vm::ops::exec(&c, &req, &mut to_host, Some(deadline)).map_err(|err| remote_err(&a.name, err))?;
     Ok(res.exit_code().clamp(0, 255) as u8)
@@ -366,7 +389,11 @@ fn side(s: &str) -> Side {
 }
 
 fn base_name(p: &str) -> String {
-    p.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
+    p.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 pub fn cp(a: CpArgs) -> Result<u8> {
@@ -385,21 +412,33 @@ pub fn cp(a: CpArgs) -> Result<u8> {
         (Side::Host(src), Side::Guest(name, dest)) => {
             let src = vm::transfer::host_path(&src, &cwd)?;
             if std::fs::symlink_metadata(&src).is_err() {
-                return Err(crate::error::usage(format!("{} does not exist", src.display()), "name an existing file or folder"));
+                return Err(crate::error::usage(
+                    format!("{} does not exist", src.display()),
+                    "name an existing file or folder",
+                ));
             }
             let mut dest = vm::transfer::guest_path(&dest)?;
             let (e, c) = remote(&name)?;
             let deadline = Instant::now() + Duration::from_secs(300).mul_f64(e.scale());
             // Into an existing guest folder, as cp does.
             let probe = ExecRequest::argv(["test", "-d", dest.as_str()]);
-            if vm::ops::exec(&c, &probe, &mut |_, _| {}, Some(deadline)).map(|r| r.success()).unwrap_or(false) {
-                let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if vm::ops::exec(&c, &probe, &mut |_, _| {}, Some(deadline))
+                .map(|r| r.success())
+                .unwrap_or(false)
+            {
+                let name = src
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 dest = format!("{}/{name}", dest.trim_end_matches('/'));
             }
             vm::ops::copy_in(&c, &src, &dest, Some(deadline)).map_err(|err| remote_err(&name, err))?;
         }
         (Side::Guest(..), Side::Guest(..)) => {
-            return Err(crate::error::usage("both sides are guest paths", "copy between a VM and the host"));
+            return Err(crate::error::usage(
+                "both sides are guest paths",
+                "copy between a VM and the host",
+            ));
         }
         (Side::Host(..), Side::Host(..)) => {
             return Err(crate::error::usage(
@@ -414,7 +453,13 @@ pub fn cp(a: CpArgs) -> Result<u8> {
 pub fn shell(a: ShellArgs) -> Result<u8> {
     let req = |cwd: Option<String>| -> Result<vm::ShellRequest> {
         let (rows, cols) = vm::term::size().unwrap_or((24, 80));
-        Ok(vm::ShellRequest { term: std::env::var("TERM").ok(), rows, cols, env: setup::command_env(&[])?, cwd })
+        Ok(vm::ShellRequest {
+            term: std::env::var("TERM").ok(),
+            rows,
+            cols,
+            env: setup::command_env(&[])?,
+            cwd,
+        })
     };
     if let Some(t) = &a.target
         && !Path::new(t).is_file()

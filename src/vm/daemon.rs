@@ -84,11 +84,19 @@ fn client(stream: UnixStream, conn: &Arc<Conn>, stop: &AtomicBool) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        let Ok(env) = protocol::decode::<Request>(&line) else { continue };
-        let starts = matches!(env.body, Request::Exec(_) | Request::Shell(_) | Request::Put { .. } | Request::Get { .. });
+        let Ok(env) = protocol::decode::<Request>(&line) else {
+            continue;
+        };
+        let starts = matches!(
+            env.body,
+            Request::Exec(_) | Request::Shell(_) | Request::Put { .. } | Request::Get { .. }
+        );
         if matches!(env.body, Request::Shutdown) {
             stop.store(true, Ordering::SeqCst);
-            let _ = writer.lock().unwrap().write_all(&protocol::encode(env.id, &Event::Done));
+            let _ = writer
+                .lock()
+                .unwrap()
+                .write_all(&protocol::encode(env.id, &Event::Done));
             continue;
         }
         let gid = if starts {
@@ -118,7 +126,10 @@ fn forward(rx: std::sync::mpsc::Receiver<Incoming>, w: &Mutex<UnixStream>, cid: 
     for inc in rx {
         match inc {
             Incoming::Event(ev) => {
-                let last = matches!(ev, Event::Exit { .. } | Event::Error { .. } | Event::Done | Event::End { .. });
+                let last = matches!(
+                    ev,
+                    Event::Exit { .. } | Event::Error { .. } | Event::Done | Event::End { .. }
+                );
                 if w.lock().unwrap().write_all(&protocol::encode(cid, &ev)).is_err() || last {
                     conn.close(gid);
                     return;

@@ -37,7 +37,8 @@ pub struct VmConfig {
     /// A NIC with user networking. Default false.
     pub network: bool,
     pub accel: Accel,
-    /// The boot deadline under KVM (scaled for TCG). Default 10 s, so 60 s under TCG.
+    /// The boot deadline under KVM (scaled for TCG). Default 10 s, so 60 s under TCG;
+    /// `ORCA_BOOT_TIMEOUT` (seconds) changes the default.
     pub boot_timeout: Duration,
 }
 
@@ -52,7 +53,12 @@ impl VmConfig {
             modules: Vec::new(),
             network: false,
             accel: Accel::Auto,
-            boot_timeout: Duration::from_secs(10),
+            boot_timeout: std::env::var("ORCA_BOOT_TIMEOUT")
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|s| *s > 0.0)
+                .map(Duration::from_secs_f64)
+                .unwrap_or(Duration::from_secs(10)),
         }
     }
 }

@@ -70,6 +70,7 @@ pub fn exec(
     sink: &mut dyn FnMut(Stream, &[u8]),
     deadline: Option<Instant>,
 ) -> Result<ExecResult> {
+    let budget = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let o = Open::new(conn);
     conn.send(o.id, &Request::Exec(req.clone()))?;
     loop {
@@ -87,9 +88,12 @@ pub fn exec(
             Ok(Some(_)) => {}
             Ok(None) => {
                 let _ = conn.send(o.id, &Request::Kill);
+                let within = budget
+                    .map(|b| format!(" within {}", crate::ui::duration(b)))
+                    .unwrap_or_default();
                 return Err(fail!(
                     Exit::Timeout,
-                    "`{}` did not finish before its deadline; killed it",
+                    "`{}` did not finish{within}; killed it",
                     req.display()
                 ));
             }

@@ -49,7 +49,11 @@ pub struct Entry {
 impl Entry {
     /// The factor deadlines are scaled by for this VM.
     pub fn scale(&self) -> f64 {
-        if self.state.accel.as_deref() == Some("kvm") { 1.0 } else { super::Resolved::Tcg.scale() }
+        if self.state.accel.as_deref() == Some("kvm") {
+            1.0
+        } else {
+            super::Resolved::Tcg.scale()
+        }
     }
 }
 
@@ -87,8 +91,11 @@ pub fn claim(name: &str) -> Result<Claim> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match read_dir_entry(&d) {
                 Some(e) if alive(e.state.pid) => {
                     return Err(anyhow::Error::new(
-                        Fail::new(Exit::Usage, format!("VM {name} is already running (pid {})", e.state.pid))
-                            .hint(format!("stop it first: orca stop {name}")),
+                        Fail::new(
+                            Exit::Usage,
+                            format!("VM {name} is already running (pid {})", e.state.pid),
+                        )
+                        .hint(format!("stop it first: orca stop {name}")),
                     ));
                 }
                 Some(_) => {
@@ -127,21 +134,32 @@ pub fn write(dir: &Path, s: &VmState) -> Result<()> {
 fn read_dir_entry(d: &Path) -> Option<Entry> {
     let bytes = std::fs::read(d.join("state.json")).ok()?;
     let state: VmState = serde_json::from_slice(&bytes).ok()?;
-    Some(Entry { state, dir: d.to_path_buf() })
+    Some(Entry {
+        state,
+        dir: d.to_path_buf(),
+    })
 }
 
 /// Whether `pid` is a live orca process.
 fn alive(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| c.split(|b| *b == 0).next().is_some_and(|argv0| argv0.ends_with(b"orca")))
+        .map(|c| {
+            c.split(|b| *b == 0)
+                .next()
+                .is_some_and(|argv0| argv0.ends_with(b"orca"))
+        })
         .unwrap_or(false)
-        && std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false)
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
 }
 
 /// The registered VMs that are alive, sorted by name; stale entries are removed on the way.
 pub fn list() -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(root()) else { return Ok(out) };
+    let Ok(rd) = std::fs::read_dir(root()) else {
+        return Ok(out);
+    };
     for e in rd.flatten() {
         match read_dir_entry(&e.path()) {
             Some(entry) if alive(entry.state.pid) => out.push(entry),
@@ -162,18 +180,24 @@ pub fn list() -> Result<Vec<Entry>> {
 pub fn find(name: &str) -> Result<Entry> {
     list()?.into_iter().find(|e| e.state.name == name).ok_or_else(|| {
         let running: Vec<String> = list().unwrap_or_default().into_iter().map(|e| e.state.name).collect();
-        anyhow::Error::new(Fail::new(Exit::Usage, format!("no VM named {name} is running")).hint(if running.is_empty() {
-            "start one with: orca start configs/ebpf-test.hcl".to_string()
-        } else {
-            format!("running: {}", running.join(", "))
-        }))
+        anyhow::Error::new(Fail::new(Exit::Usage, format!("no VM named {name} is running")).hint(
+            if running.is_empty() {
+                "start one with: orca start configs/ebpf-test.hcl".to_string()
+            } else {
+                format!("running: {}", running.join(", "))
+            },
+        ))
     })
 }
 
 /// Connects to a running VM's daemon; requests then go to its agent.
 pub fn connect(e: &Entry) -> Result<Conn> {
     if e.state.status != "running" {
-        return Err(crate::fail!(Exit::Infra, "VM {} is still booting; try again in a moment", e.state.name));
+        return Err(crate::fail!(
+            Exit::Infra,
+            "VM {} is still booting; try again in a moment",
+            e.state.name
+        ));
     }
     let s = UnixStream::connect(control_socket(&e.dir))
         .map_err(|err| crate::fail!(Exit::Infra, "cannot reach VM {}: {err}", e.state.name))?;
@@ -186,7 +210,10 @@ pub fn render(entries: &[Entry]) -> String {
         return "no VMs running\n".into();
     }
     let now = now();
-    let mut s = format!("{:<20} {:<9} {:<24} {:<5} {:>4} {:>7} {:>9}\n", "VM", "STATUS", "KERNEL", "ACCEL", "CPUS", "MEMORY", "EXPIRES");
+    let mut s = format!(
+        "{:<20} {:<9} {:<24} {:<5} {:>4} {:>7} {:>9}\n",
+        "VM", "STATUS", "KERNEL", "ACCEL", "CPUS", "MEMORY", "EXPIRES"
+    );
     for e in entries {
         let st = &e.state;
         let left = st.expires.saturating_sub(now);
@@ -206,5 +233,8 @@ pub fn render(entries: &[Entry]) -> String {
 
 /// Unix seconds now.
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

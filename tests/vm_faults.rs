@@ -1,0 +1,180 @@
+//! Every way a VM run can go wrong ends with its own message and exit code, within bounded
+//! time, and leaves no process, socket or temporary file behind.
+
+mod vm_support;
+
+use std::time::{Duration, Instant};
+
+use vm_support::{Vm, project, stderr};
+
+#[test]
+fn guest_kernel_panic_is_exit_6() {
+    let Some(vm) = Vm::new() else { return };
+    let out = vm.run(&[
+        "run",
+        "--kernel",
+        "6.1",
+        "--",
+        "sh",
+        "-c",
+        "echo c > /proc/sysrq-trigger; sleep 60",
+    ]);
+    assert_eq!(out.status.code(), Some(6));
+    let err = stderr(&out);
+    assert!(err.contains("panicked") && err.contains("sysrq"), "{err}");
+    vm.assert_clean();
+}
+
+#[test]
+fn a_command_past_its_deadline_is_exit_124() {
+    let Some(vm) = Vm::new() else { return };
+    let start = Instant::now();
+    // 2s under KVM is 12s under TCG.
+    let out = vm.run(&["run", "--kernel", "6.1", "--timeout", "2s", "--", "sleep", "600"]);
+    assert_eq!(out.status.code(), Some(124));
+    assert!(stderr(&out).contains("did not finish within 12.0s"), "{}", stderr(&out));
+    assert!(start.elapsed() < Duration::from_secs(90), "took {:?}", start.elapsed());
+    vm.assert_clean();
+}
+
+#[test]
+fn a_guest_that_hangs_while_booting_is_exit_124() {
+    let Some(vm) = Vm::new() else { return };
+    let start = Instant::now();
+    // An init that never hands over to the agent; boot deadline 1s × 6 under TCG.
+    let out = vm
+        .orca()
+        .env("ORCA_BOOT_TIMEOUT", "1")
+        .env("ORCA_VM_CMDLINE", "rdinit=/bin/busybox -- sleep 600")
+        .args(["run", "--kernel", "6.1", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did not finish booting within 6.0s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(start.elapsed() < Duration::from_secs(30), "took {:?}", start.elapsed());
+    vm.assert_clean();
+}
+
+#[test]
+fn qemu_killed_from_outside_is_exit_3() {
+    let Some(vm) = Vm::new() else { return };
+    let (child, qemu) = start_sleeper(&vm);
+    // SAFETY: kill(2) on the QEMU this test started.
+    unsafe { libc::kill(qemu, libc::SIGKILL) };
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("QEMU exited unexpectedly (killed by signal 9)"), "{err}");
+    vm.assert_clean();
+}
+
+#[test]
+fn ctrl_c_is_exit_130_and_stops_the_guest() {
+    let Some(vm) = Vm::new() else { return };
+    let (child, _) = start_sleeper(&vm);
+    // SAFETY: SIGINT to the orca this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    vm.assert_clean();
+}
+
+/// `orca run` of a command that says `started` and sleeps; returns once it said so, with the
+/// pid of its QEMU.
+fn start_sleeper(vm: &Vm) -> (std::process::Child, i32) {
+    use std::io::BufRead;
+    let mut child = vm
+        .orca()
+        .args(["run", "--kernel", "6.1", "--", "sh", "-c", "echo started; sleep 600"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "started\n");
+    let pid = child.id();
+    let kids = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let qemu = kids
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+        .find(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.starts_with("qemu-system")))
+        .expect("orca's QEMU child");
+    (child, qemu)
+}
+
+#[test]
+fn kvm_forced_fails_clearly_when_broken_and_auto_falls_back() {
+    let Some(vm) = Vm::new() else { return };
+    let out = vm
+        .orca()
+        .env_remove("ORCA_ACCEL")
+        .args(["run", "--kernel", "6.1", "--accel", "kvm", "--", "true"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    match out.status.code() {
+        Some(0) => eprintln!("KVM works on this host"),
+        code => {
+            assert_eq!(code, Some(3), "{err}");
+            assert!(err.contains("KVM is not usable here"), "{err}");
+            let auto = vm
+                .orca()
+                .env_remove("ORCA_ACCEL")
+                .args(["run", "--kernel", "6.1", "--", "true"])
+                .output()
+                .unwrap();
+            assert_eq!(auto.status.code(), Some(0), "{}", stderr(&auto));
+            assert!(stderr(&auto).contains("using TCG"), "{}", stderr(&auto));
+        }
+    }
+    vm.assert_clean();
+}
+
+#[test]
+fn unknown_kernels_and_missing_modules_fail_before_booting() {
+    let Some(vm) = Vm::new() else { return };
+    let out = vm.run(&["run", "--kernel", "9.99", "--", "true"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("kernel 9.99 is not in the catalog"),
+        "{}",
+        stderr(&out)
+    );
+
+    let spec = "schema_version = \"1.0\"\nvm {\n  name = \"t-mod\"\n  modules = [\"no_such_module_xyz\"]\n}\n";
+    let p = project(&[("configs/t.hcl", spec)]);
+    let start = Instant::now();
+    let out = vm
+        .orca()
+        .current_dir(p.path())
+        .args(["run", "configs/t.hcl", "--kernel", "6.1", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no_such_module_xyz"), "{}", stderr(&out));
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "checked before booting: {:?}",
+        start.elapsed()
+    );
+
+    // A catalog entry whose bytes do not match their pin.
+    let bad = "schema_version = \"1.0\"\nkernel \"9.1\" {\n  file {\n    path = \"bogus.deb\"\n    sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n  }\n}\n";
+    let p = project(&[("configs/kernels.hcl", bad), ("bogus.deb", "not a kernel")]);
+    let out = vm
+        .orca()
+        .current_dir(p.path())
+        .args(["run", "--kernel", "9.1", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    vm.assert_clean();
+}
