@@ -20,6 +20,8 @@ use crate::report::{CellResult, Outcome, TestResult};
 pub struct CellOutput {
     /// The command's exit code; `None` when it was killed by a signal.
     pub exit_code: Option<i32>,
+    /// The signal that killed it, when one did.
+    pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
     /// From the start of the boot to the end of the command.
@@ -170,7 +172,10 @@ fn parse_doc(stdout: &str) -> Result<SuiteDoc, String> {
 fn exit_text(out: &CellOutput) -> String {
     match out.exit_code {
         Some(c) => format!("exit code {c}"),
-        None => "killed by a signal".to_string(),
+        None => match out.signal {
+            Some(s) => format!("killed by signal {s}"),
+            None => "killed by a signal".to_string(),
+        },
     }
 }
 
@@ -221,6 +226,7 @@ mod tests {
             stdout: stdout.into(),
             stderr: "boot noise\n".into(),
             duration: Duration::from_secs(3),
+            signal: None,
         }
     }
 
@@ -284,7 +290,10 @@ mod tests {
         assert_eq!(r.outcome, Outcome::Error);
         let mut killed = out(0, DOC);
         killed.exit_code = None;
-        assert_eq!(suite(&cell("6.1"), "orca suite", &killed, &e).outcome, Outcome::Error);
+        killed.signal = Some(9);
+        let r = suite(&cell("6.1"), "orca suite", &killed, &e);
+        assert_eq!(r.outcome, Outcome::Error);
+        assert!(r.message.as_deref().unwrap().contains("killed by signal 9"), "{r:?}");
         let r = suite(
             &cell("6.1"),
             "orca suite",

@@ -92,10 +92,16 @@ impl CellRunner for GuestRunner<'_> {
             }
             Err(e) => return Err(e),
         };
+        if res.code.is_none() {
+            // Killed in the guest (the OOM killer, a crash): the kernel's log says by what.
+            let console = crate::vm::machine::console_tail(&machine.dir().join("console.log"), 30);
+            stderr.extend_from_slice(console.as_bytes());
+        }
         state("shutting down");
         let _ = machine.shutdown();
         Ok(CellOutput {
             exit_code: res.code,
+            signal: res.signal,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             duration: start.elapsed(),
