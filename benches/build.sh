@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `orca build` against the bare clang commands it runs, side by side in one hyperfine run.
+# `orca build` against the bare clang commands it runs, side by side in hyperfine runs.
 #
 #   cold          orca build -jN, no build/ and an empty object cache (the toolchain probe is
 #                 remembered, as after any first build)    vs  the bare clang commands, N at a time
@@ -7,16 +7,23 @@
 #   no-op         orca build with nothing changed           vs  cold
 #   cache hit     orca build after `orca clean`             vs  cold
 #
-# The bare commands are exactly orca's (same flags, reproducibility flags included, read from
-# `orca plan --json`); "bare clang+strip" adds the `llvm-strip -g` orca runs after each compile.
+# The bare commands are orca's clang command lines (same flags, reproducibility flags included,
+# read from `orca plan --json`), run in the project; "bare clang+strip" adds the `llvm-strip -g`
+# orca runs after each compile. orca also copies the sources into its stage, validates, hashes
+# and caches: that is the overhead measured.
+#
+# The commands are measured side by side in ROUNDS rounds, so that load from other work on the
+# machine hits all of them alike; each ratio is taken within a round (from medians), and the
+# median ratio over the rounds is reported with its range.
 #
 # Usage: benches/build.sh [PROJECT_DIR]     default: this repository (its ebpf/ programs)
-# Env:   JOBS (default: nproc), RUNS (default: 10). Needs hyperfine, jq, python3.
+# Env:   JOBS (default: nproc), ROUNDS (default 5) of RUNS (default 3). Needs hyperfine, jq, python3.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 project=$(cd "${1:-$here}" && pwd)
 jobs=${JOBS:-$(nproc)}
-runs=${RUNS:-10}
+runs=${RUNS:-3}
+rounds=${ROUNDS:-5}
 
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 orca=$here/target/release/orca
@@ -53,31 +60,39 @@ for f in clang clang-strip; do
 done
 fresh_bare="sh -c 'rm -rf $work/bare && mkdir $work/bare'"
 
-echo "project: $project ($(jq '.programs | length' <<<"$plan") programs), -j $jobs, $runs runs, $("$clang" --version | head -1)"
+echo "project: $project ($(jq '.programs | length' <<<"$plan") programs), -j $jobs," \
+  "$rounds rounds x $runs runs, $("$clang" --version | head -1)"
 # -N: no intermediate shell, so that the few-millisecond no-op build is measured precisely.
-hyperfine -N --style basic --warmup 1 --runs "$runs" --export-json "$work/h.json" \
-  -n "bare clang" --prepare "$fresh_bare" "sh $work/clang.sh" \
-  -n "bare clang+strip" --prepare "$fresh_bare" "sh $work/clang-strip.sh" \
-  -n "orca cold" --prepare "rm -rf build $ORCA_CACHE_DIR/objects" "$orca build -j $jobs" \
-  -n "orca cold+probe" --prepare "rm -rf build $ORCA_CACHE_DIR" "$orca build -j $jobs" \
-  -n "orca no-op" --prepare "$orca build -j $jobs" "$orca build -j $jobs" \
-  -n "orca cache hit" --prepare "rm -rf build" "$orca build -j $jobs"
+for r in $(seq "$rounds"); do
+  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$work/round-$r.json" \
+    -n "bare clang" --prepare "$fresh_bare" "sh $work/clang.sh" \
+    -n "bare clang+strip" --prepare "$fresh_bare" "sh $work/clang-strip.sh" \
+    -n "orca cold" --prepare "rm -rf build $ORCA_CACHE_DIR/objects" "$orca build -j $jobs" \
+    -n "orca cold+probe" --prepare "rm -rf build $ORCA_CACHE_DIR" "$orca build -j $jobs" \
+    -n "orca no-op" --prepare "$orca build -j $jobs" "$orca build -j $jobs" \
+    -n "orca cache hit" --prepare "rm -rf build" "$orca build -j $jobs" >/dev/null
+  echo "round $r/$rounds done" >&2
+done
 
-python3 - "$work/h.json" <<'EOF'
-import json, sys
-r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
+python3 - "$work"/round-*.json <<'PY'
+import json, statistics, sys
+rounds = [{x["command"]: x["median"] for x in json.load(open(f))["results"]} for f in sys.argv[1:]]
+print()
+print(f"  {'median over rounds':<22} {'ms':>8}")
+for name in rounds[0]:
+    print(f"  {name:<22} {statistics.median(r[name] for r in rounds) * 1000:8.1f}")
 rows = [
-    ("orca cold / bare clang", r["orca cold"] / r["bare clang"], 1.10),
-    ("orca cold / bare clang+strip", r["orca cold"] / r["bare clang+strip"], 1.10),
-    ("orca cold+probe / bare clang+strip", r["orca cold+probe"] / r["bare clang+strip"], None),
-    ("orca no-op / orca cold", r["orca no-op"] / r["orca cold"], 0.05),
-    ("orca cache hit / orca cold", r["orca cache hit"] / r["orca cold"], 0.10),
+    ("orca cold / bare clang", "orca cold", "bare clang", 1.10),
+    ("orca cold / bare clang+strip", "orca cold", "bare clang+strip", 1.10),
+    ("orca cold+probe / bare clang+strip", "orca cold+probe", "bare clang+strip", None),
+    ("orca no-op / orca cold", "orca no-op", "orca cold", 0.05),
+    ("orca cache hit / orca cold", "orca cache hit", "orca cold", 0.10),
 ]
 print()
-for name, mean in r.items():
-    print(f"  {name:<20} {mean * 1000:8.1f} ms")
-print()
-for name, ratio, target in rows:
-    verdict = "" if target is None else (f"  target <= {target:.2f}  " + ("ok" if ratio <= target else "MISSED"))
-    print(f"  {name:<36} {ratio:6.3f}x{verdict}")
-EOF
+print("  ratio                                 median  [min .. max] over rounds")
+for label, a, b, target in rows:
+    ratios = sorted(r[a] / r[b] for r in rounds)
+    med = statistics.median(ratios)
+    verdict = "" if target is None else f"  target <= {target:.2f}: " + ("ok" if med <= target else "MISSED")
+    print(f"  {label:<36} {med:6.3f}x [{ratios[0]:.3f} .. {ratios[-1]:.3f}]{verdict}")
+PY

@@ -144,7 +144,7 @@ pub fn resolve(tc: &Toolchain, root: &Path) -> Result<Clang> {
 
 /// Runs the tools and hashes them.
 fn probe(command: &Path, resolved: &Path, strip_beside: Option<PathBuf>, fix: &str) -> Result<Clang> {
-    let out = crate::process::run_ok(
+    let out = super::exec::run_ok(
         Command::new(command).arg("--version"),
         "clang --version",
         PROBE_DEADLINE,
@@ -169,7 +169,7 @@ fn probe(command: &Path, resolved: &Path, strip_beside: Option<PathBuf>, fix: &s
             .hint(format!("install llvm-{found_major}, which ships with clang-{found_major}"))
     })?;
     let strip_resolved = std::fs::canonicalize(&strip).unwrap_or_else(|_| strip.clone());
-    let out = crate::process::run_ok(
+    let out = super::exec::run_ok(
         Command::new(&strip).arg("--version"),
         "llvm-strip --version",
         PROBE_DEADLINE,
