@@ -7,8 +7,9 @@
 //!    it had, and the object still has its recorded sha256. Nothing runs.
 //! 2. **cached**: for each input list known for this manifest key (the record's, then the cache's
 //!    manifest), the inputs are hashed into the object key; an entry under it is restored.
-//! 3. **built**: clang compiles, `llvm-strip -g` strips, the object is validated, installed
-//!    atomically, stored in the cache, and the record is written last.
+//! 3. **built**: clang compiles in the stage (a snapshot of the sources at a fixed-length path,
+//!    see `stage.rs`), `llvm-strip -g` strips, the object is validated, installed atomically and
+//!    its record written; a writer thread stores it in the cache while the next program compiles.
 //!
 //! The names of the header files (`*.h`) in the project's include directories and in the
 //! directories of the sources are part of the manifest key: a new header that shadows an old one
@@ -179,7 +180,6 @@ pub fn build(root: &Path, tc: &Toolchain, programs: &[Program], opts: &Options<'
     // Temporary files of builds that were killed before they could rename them into place.
     files::sweep_temps(&out_dir, ".tmp-");
     files::sweep_temps(&out_dir.join(".orca"), ".tmp-");
-    stage::sweep();
     let cache = cache::ObjectCache::open()?;
     let (store, stores) = std::sync::mpsc::channel::<step::Store>();
     let results = std::thread::scope(|s| {
@@ -191,7 +191,7 @@ pub fn build(root: &Path, tc: &Toolchain, programs: &[Program], opts: &Options<'
             clang: &clang,
             cache: &cache,
             headers: header_names(root, tc, programs, &out_dir),
-            stage_files: stage::files_to_stage(root, tc, programs),
+            programs,
             stage: Default::default(),
             out_dir: out_dir.clone(),
             hashes: Default::default(),

@@ -36,8 +36,10 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// Copies `files` (project-relative) from `root` into a new stage and links the rest.
+    /// Copies `files` (project-relative) from `root` into a new stage and links the rest. Stages
+    /// left by killed orca processes are removed first.
     pub fn create(root: &Path, files: &BTreeSet<String>) -> Result<Stage> {
+        sweep();
         let pid = format!("{:010}-", std::process::id());
         let fixed = tempfile::Builder::new()
             .prefix(&format!("{PREFIX}{pid}"))

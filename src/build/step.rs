@@ -1,6 +1,5 @@
 //! Building one program: up to date, else from the cache, else with clang.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{OnceLock, mpsc};
 use std::time::Instant;
@@ -25,8 +24,8 @@ pub(super) struct Ctx<'a> {
     pub hashes: FileHashes,
     /// The names of the headers in the project's include and source directories (see `mod.rs`).
     pub headers: String,
-    /// The files to stage, and the stage, made when the first program needs clang.
-    pub stage_files: BTreeSet<String>,
+    /// The programs of this build, and the stage, made when the first of them needs clang.
+    pub programs: &'a [Program],
     pub stage: OnceLock<Result<Stage, String>>,
     /// Where compiled objects go to be written into the cache.
     pub store: mpsc::Sender<Store>,
@@ -57,7 +56,10 @@ impl Store {
 impl Ctx<'_> {
     fn stage(&self) -> anyhow::Result<&Stage> {
         self.stage
-            .get_or_init(|| Stage::create(self.root, &self.stage_files).map_err(|e| format!("{e:#}")))
+            .get_or_init(|| {
+                let files = super::stage::files_to_stage(self.root, self.tc, self.programs);
+                Stage::create(self.root, &files).map_err(|e| format!("{e:#}"))
+            })
             .as_ref()
             .map_err(|e| crate::fail!(Exit::Infra, "{e}"))
     }
