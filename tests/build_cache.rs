@@ -116,7 +116,7 @@ fn builds_killed_at_random_moments_leave_a_usable_cache() {
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         child.wait().unwrap();
         killed.push(child.id());
-        assert!(processes_in(&p.root).is_empty(), "no clang outlives a killed orca");
+        assert!(processes_of(child.id()).is_empty(), "no clang outlives a killed orca");
     }
     p.write("ebpf/include/counters.h", &format!("{header}\n/* final */\n"));
     p.build(&[]);
@@ -200,13 +200,14 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// Live processes whose working directory is `root` (clang runs there).
-fn processes_in(root: &Path) -> Vec<String> {
+/// Live processes working in the stage of orca process `pid` (clang and llvm-strip run there).
+fn processes_of(pid: u32) -> Vec<String> {
     std::thread::sleep(Duration::from_millis(50));
+    let stage = format!("/tmp/orca-stage-{pid:010}-");
     let mut found = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         if let Ok(cwd) = std::fs::read_link(e.path().join("cwd"))
-            && cwd == root
+            && cwd.to_string_lossy().starts_with(&stage)
         {
             let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
             let state = stat
@@ -219,4 +220,54 @@ fn processes_in(root: &Path) -> Vec<String> {
         }
     }
     found
+}
+
+#[test]
+fn an_interrupted_build_exits_130_and_keeps_the_objects() {
+    let p = Project::new("ebpf-basic", "proj");
+    p.build(&[]);
+    let before = p.objects();
+    p.write(
+        "ebpf/include/counters.h",
+        &format!("{}\n/* changed */\n", p.read("ebpf/include/counters.h")),
+    );
+    let child = p
+        .command(&["build"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once clang runs: when the stage exists.
+    let stage = format!("orca-stage-{:010}-", child.id());
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20)
+        && !std::fs::read_dir("/tmp")
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&stage))
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupted"), "{}", text(&out.stderr));
+    assert_eq!(p.objects().len(), before.len(), "objects are left in place");
+    assert!(processes_of(out_pid(&stage)).is_empty());
+    assert!(
+        !std::fs::read_dir("/tmp")
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&stage)),
+        "the stage is removed"
+    );
+    // The next build does the work that was interrupted.
+    assert_eq!(compiled(&p.build(&[])), 2);
+}
+
+fn out_pid(stage: &str) -> u32 {
+    stage
+        .trim_start_matches("orca-stage-")
+        .trim_end_matches('-')
+        .parse()
+        .unwrap()
 }

@@ -61,6 +61,10 @@ pub fn run(a: BuildArgs) -> Result<u8> {
     }
     match summary.exit() {
         Exit::Ok => Ok(0),
+        Exit::Interrupted => Err(crate::fail!(
+            Exit::Interrupted,
+            "interrupted; objects not rebuilt are left as they were"
+        )),
         exit => {
             let failed: Vec<&str> = summary
                 .programs
