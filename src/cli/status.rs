@@ -52,7 +52,10 @@ pub fn install(a: InstallArgs) -> Result<u8> {
 
 pub fn uninstall(a: UninstallArgs) -> Result<u8> {
     match install::uninstall(&a.pin_dir)? {
-        Some(m) => crate::ui::status(format!("removed {} pins under {}", m.pins.len(), m.pin_dir.display())),
+        Some(m) => {
+            let pins = m.pins.iter().filter(|p| p.what != What::Qdisc).count();
+            crate::ui::status(format!("removed {pins} pins under {}", m.pin_dir.display()))
+        }
         None => crate::ui::status(format!("nothing installed under {}", a.pin_dir.display())),
     }
     Ok(0)

@@ -193,9 +193,18 @@ fn attach(m: &mut Manifest, prog: &mut Program, object: &str, name: &str, base: 
                 (TcAttachType::Egress, "egress")
             };
             let tcx = aya::util::KernelVersion::current().is_ok_and(|v| v >= aya::util::KernelVersion::new(6, 6, 0));
-            if !tcx {
-                // The clsact qdisc may exist already; attaching says so if it is truly missing.
-                let _ = tc::qdisc_add_clsact(iface);
+            // Before TCX, TC programs hang off a clsact qdisc. One that exists already is not
+            // ours; one we add is recorded, so uninstall removes it.
+            if !tcx && tc::qdisc_add_clsact(iface).is_ok() {
+                record(
+                    m,
+                    What::Qdisc,
+                    object,
+                    "clsact",
+                    "clsact qdisc".into(),
+                    None,
+                    Some(iface),
+                )?;
             }
             let id = p
                 .attach(iface, attach_type)
@@ -236,5 +245,25 @@ pub fn detach_netlink(p: &Pinned, iface: &str) -> Result<(), String> {
         Ok(()) => Ok(()),
         Err(tc::TcError::IoError(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!("detaching {} from {iface}: {e}", p.name)),
+    }
+}
+
+/// Removes the clsact qdisc install added to `iface` (aya has no call for it, so `tc` does it).
+pub fn remove_clsact(iface: &str) -> Result<(), String> {
+    let mut cmd = std::process::Command::new("tc");
+    cmd.args(["qdisc", "del", "dev", iface, "clsact"]);
+    match crate::process::run(&mut cmd, "tc qdisc del", std::time::Duration::from_secs(10)) {
+        Ok(out) if out.status.success() => Ok(()),
+        // Gone already, with its interface or by hand.
+        Ok(out) if out.stderr_str().contains("Cannot find device") || out.stderr_str().contains("Invalid handle") => {
+            Ok(())
+        }
+        Ok(out) => Err(format!(
+            "removing the clsact qdisc of {iface}: {}",
+            out.stderr_str().trim()
+        )),
+        Err(e) => Err(format!(
+            "removing the clsact qdisc of {iface} (tc qdisc del dev {iface} clsact): {e:#}"
+        )),
     }
 }

@@ -43,6 +43,8 @@ pub enum What {
     Program,
     Map,
     Link,
+    /// A clsact qdisc install added for a netlink TC attachment (kernels before 6.6).
+    Qdisc,
 }
 
 /// The state file for `pin_dir`: `$ORCA_STATE_DIR` (default `/run/orca`, which like a bpffs is
@@ -113,10 +115,11 @@ impl Manifest {
 }
 
 /// Undoes a manifest: links first (removing a link's last pin detaches it), then programs and
-/// maps, then the folders it created if they are empty. Returns what could not be undone.
+/// maps, then a clsact qdisc install added, then the folders it created if they are empty.
+/// Returns what could not be undone.
 pub fn undo(m: &Manifest) -> Vec<String> {
     let mut problems = Vec::new();
-    let order = [What::Link, What::Program, What::Map];
+    let order = [What::Link, What::Program, What::Map, What::Qdisc];
     for what in order {
         for p in m.pins.iter().rev().filter(|p| p.what == what) {
             let result = match (&p.path, &p.iface) {
@@ -124,6 +127,7 @@ pub fn undo(m: &Manifest) -> Vec<String> {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{}: {e}", path.display())),
                     _ => Ok(()),
                 },
+                (None, Some(iface)) if p.what == What::Qdisc => super::load::remove_clsact(iface),
                 (None, Some(iface)) => super::load::detach_netlink(p, iface),
                 (None, None) => Ok(()),
             };

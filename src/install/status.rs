@@ -145,12 +145,12 @@ fn installed(pin_dir: &Path) -> Installed {
         let id = p.path.as_ref().and_then(|path| match p.what {
             What::Program => aya::programs::ProgramInfo::from_pin(path).ok().map(|i| i.id()),
             What::Map => aya::maps::MapInfo::from_pin(path).ok().map(|i| i.id()),
-            What::Link => path.exists().then_some(0),
+            What::Link | What::Qdisc => path.exists().then_some(0),
         });
         let loaded = match p.what {
             What::Program => id.is_some_and(|i| programs.contains(&i)),
             What::Map => id.is_some_and(|i| maps.contains(&i)),
-            What::Link => id.is_some() || p.path.is_none(),
+            What::Link | What::Qdisc => id.is_some() || p.path.is_none(),
         };
         let entry = Loaded {
             name: p.name.clone(),
@@ -165,6 +165,7 @@ fn installed(pin_dir: &Path) -> Installed {
             What::Program => out.programs.push(entry),
             What::Map => out.maps.push(entry),
             What::Link => out.links.push(entry),
+            What::Qdisc => {}
         }
     }
     out
