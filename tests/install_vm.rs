@@ -198,3 +198,70 @@ fn status_lists_a_running_vm_and_only_it_when_named() {
     let after: serde_json::Value = serde_json::from_slice(&orca_rt(&["status", "--json"]).stdout).unwrap();
     assert_eq!(after["vms"]["running"].as_array().unwrap().len(), 0, "{after:#}");
 }
+
+/// Before 6.6 there is no TCX: install attaches the TC program over netlink on a clsact qdisc it
+/// adds, and uninstall must detach it and remove that qdisc, leaving the interface as it was.
+#[test]
+fn on_6_1_tc_attaches_over_netlink_and_uninstall_leaves_the_interface_as_it_was() {
+    let qemu = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()));
+    if !qemu {
+        return skip_or_fail("qemu-system-x86_64 is not installed (run .ci/setup)");
+    }
+    let _one = ONE_VM_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let objects = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("install-vm61-{}", std::process::id()));
+    compile_objects(&root, &objects);
+    let orca = env!("CARGO_BIN_EXE_orca");
+    let objs = objects.display();
+    let script = format!(
+        "set -e
+ip link add orcav0 type veth peer name orcav1
+ip link set orcav0 up
+echo ==BEFORE==
+tc qdisc show dev orcav0
+echo ==INSTALLED==
+{orca} install --objects {objs} --iface orcav0
+tc filter show dev orcav0 egress
+echo ==UNINSTALLED==
+{orca} uninstall
+tc qdisc show dev orcav0
+tc filter show dev orcav0 egress
+echo ==DONE=="
+    );
+    let out = Command::new(orca)
+        .args([
+            "run",
+            "configs/ebpf-test.hcl",
+            "--kernel",
+            "6.1",
+            "--timeout",
+            "10m",
+            "-c",
+            &script,
+        ])
+        .current_dir(&root)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&objects);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("is not available in this build of orca yet") {
+        return skip_or_fail("this build of orca has no `orca run` yet");
+    }
+    assert!(
+        out.status.success(),
+        "orca run failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let before = between(&stdout, "==BEFORE==", "==INSTALLED==");
+    let installed = between(&stdout, "==INSTALLED==", "==UNINSTALLED==");
+    let after = between(&stdout, "==UNINSTALLED==", "==DONE==");
+    assert!(
+        installed.contains("egress_policy") && installed.contains("direct-action"),
+        "{installed}"
+    );
+    assert_eq!(before.trim(), after.trim(), "uninstall left the interface changed");
+    assert!(!after.contains("clsact") && !after.contains("egress_policy"), "{after}");
+}
