@@ -9,7 +9,8 @@
 //! - A failed stage's dependants are skipped with the reason; independent branches still finish.
 //! - `--from`/`--only` narrow the run: the chosen stages always run, the stages they need come
 //!   from the cache or their last stored result, and the rest are reported as not selected.
-//! - Each stage's output goes to `build/pipeline/logs/<stage>.log`.
+//! - Each stage's output goes to `build/pipeline/logs/<stage>.log` (characters a file name
+//!   cannot hold become `_`).
 
 mod cache;
 mod files;
@@ -326,7 +327,7 @@ fn prepare(
 /// Runs one stage to its end (in a worker thread) and stores its artifacts if it passed.
 fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>) -> Done {
     let start = Instant::now();
-    let log_path = ctx.logs.join(format!("{}.log", s.name));
+    let log_path = ctx.logs.join(format!("{}.log", cache::safe_name(&s.name)));
     let mut env = ctx.env.clone();
     env.push(("ORCA_STAGE".to_string(), s.name.clone()));
     let ran = match std::fs::File::create(&log_path) {

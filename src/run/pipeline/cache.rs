@@ -222,7 +222,7 @@ fn file_sha256(path: &Path) -> Result<String> {
 }
 
 /// A name made safe for one path component.
-fn safe_name(s: &str) -> String {
+pub(super) fn safe_name(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {

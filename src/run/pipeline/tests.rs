@@ -268,3 +268,12 @@ fn junit_has_one_case_per_stage() {
     assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
     assert!(xml.contains("<failure") && xml.contains("<skipped"), "{xml}");
 }
+
+#[test]
+fn a_stage_name_that_is_not_a_file_name_still_gets_a_log() {
+    let p = Project::new();
+    let r = p.run(&pipeline(vec![stage("unit/fast tests", &[], &["echo ran"])]), &p.opts());
+    assert_eq!(r.exit_code(), 0, "{r:#?}");
+    let log = std::fs::read_to_string(p.path("build/pipeline/logs/unit_fast_tests.log")).unwrap();
+    assert!(log.contains("ran"), "{log}");
+}
