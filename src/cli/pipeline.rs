@@ -21,9 +21,14 @@ pub fn run(a: PipelineRunArgs) -> Result<u8> {
             "name one: orca pipeline run configs/my-pipeline.hcl",
         ));
     }
-    let plan = crate::plan::load_with_project(&root, std::slice::from_ref(&file))?;
+    // The catalog, toolchain and VMs come from configs/ beside the pipeline file.
+    let files = crate::plan::load::with_project(&root, std::slice::from_ref(&file))?;
+    let plan = crate::plan::load(&files)?;
+    // Plan paths are relative to the files' common folder: the project root, unless the pipeline
+    // file lies outside the project.
+    let base = crate::plan::load::plan_root(&files);
     let wanted = absolute(&file);
-    let Some(p) = plan.pipelines.iter().find(|p| absolute(&root.join(&p.file)) == wanted) else {
+    let Some(p) = plan.pipelines.iter().find(|p| absolute(&base.join(&p.file)) == wanted) else {
         return Err(usage(
             format!("{} declares no pipeline", file.display()),
             "add a `pipeline { name = \"...\" stages = [ ... ] }` block to it",
