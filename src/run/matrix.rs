@@ -184,9 +184,11 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
             kernels.slots.push((p.kernel, OnceLock::new()));
         }
     }
-    let cost = vm
-        .map(|v| Cost::guest(v.cpus, v.memory_mib))
-        .unwrap_or(Cost::guest(2, 1024));
+    // A test without a VM spec boots with the VM layer's defaults.
+    let cost = vm.map(|v| Cost::guest(v.cpus, v.memory_mib)).unwrap_or(Cost::guest(
+        crate::vm::setup::DEFAULT_CPUS,
+        crate::vm::setup::DEFAULT_MEMORY_MIB,
+    ));
     let budget = if run.test.parallel {
         run.budget
     } else {
