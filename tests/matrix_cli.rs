@@ -65,6 +65,13 @@ fn a_missing_matrix_file_is_reported() {
 }
 
 #[test]
+fn a_file_without_a_matrix_is_refused_not_replaced_by_the_projects() {
+    let o = orca(&["matrix", "run", "configs/build.hcl"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("configs/build.hcl declares no `test_matrix`"), "{}", stderr(&o));
+}
+
+#[test]
 fn zero_jobs_is_a_usage_error() {
     let o = orca(&["matrix", "run", "--jobs", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -35,21 +35,27 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
         None => plan::load_project(&root)?,
     };
     let Some(m) = plan.matrix.as_ref() else {
-        let file = a.file.as_deref().unwrap_or(Path::new(DEFAULT_MATRIX));
+        let searched = a
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_else(|| "configs/*.hcl".into());
         return Err(usage(
+            format!("no `test_matrix` in {searched}"),
             format!(
-                "no `test_matrix` in {}",
-                if a.file.is_some() {
-                    file.display().to_string()
-                } else {
-                    "configs/*.hcl".into()
-                }
-            ),
-            format!(
-                "declare test_matrix = [ {{ name image kernel_version }} ... ] and a test {{ }} block, as in {DEFAULT_MATRIX}"
+                "declare test_matrix = [ {{ name image kernel_version }} ... ] and a test {{ }} block, as {DEFAULT_MATRIX} does"
             ),
         ));
     };
+    // A FILE without a matrix would otherwise run the project's own one instead.
+    if let Some(f) = &a.file
+        && !same_file(f, &root.join(&m.file))
+    {
+        return Err(usage(
+            format!("{} declares no `test_matrix`", f.display()),
+            format!("name a matrix file such as {DEFAULT_MATRIX}, or omit FILE to run the project's matrix"),
+        ));
+    }
     let cells = select::cells(&m.cells, &a.kernels, shard)?;
     if a.backend == Backend::Nix {
         // Each cell is a NixOS test of the flake: it runs the whole suite, and Nix caches it.
@@ -76,7 +82,11 @@ pub fn test(a: TestArgs) -> Result<u8> {
     let kernel = match &a.kernel {
         Some(v) => plan.kernel(v).ok_or_else(|| {
             let known: Vec<&str> = plan.kernels.iter().map(|k| k.version.as_str()).collect();
-            select::unknown_kernel(v, &known)
+            select::unknown_kernel(
+                v,
+                &known,
+                &format!("kernel {v} is not in the catalog (configs/kernels.hcl)"),
+            )
         })?,
         None => plan.newest_kernel().ok_or_else(|| {
             anyhow::Error::new(
@@ -137,6 +147,13 @@ fn quick_cells(plan: &Plan, kernel: &str) -> (TestSpec, Vec<Cell>) {
         unavailable: None,
     }];
     (test, cells)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn check_jobs(jobs: Option<usize>) -> Result<()> {

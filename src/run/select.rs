@@ -18,7 +18,11 @@ pub fn cells(cells: &[Cell], kernels: &[String], shard: Option<Shard>) -> Result
     }
     for k in kernels {
         if !known.contains(&k.as_str()) {
-            return Err(unknown_kernel(k, &known));
+            return Err(unknown_kernel(
+                k,
+                &known,
+                &format!("--kernel {k}: no cell runs kernel {k}"),
+            ));
         }
     }
     let picked: Vec<Cell> = cells
@@ -45,8 +49,8 @@ pub fn test_globs(globs: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The error for a kernel the matrix does not have, with the nearest one it does.
-pub fn unknown_kernel(k: &str, known: &[&str]) -> anyhow::Error {
+/// A usage error saying `problem` about kernel `k`, with the nearest of the `known` kernels.
+pub fn unknown_kernel(k: &str, known: &[&str], problem: &str) -> anyhow::Error {
     let near = known
         .iter()
         .copied()
@@ -56,7 +60,7 @@ pub fn unknown_kernel(k: &str, known: &[&str]) -> anyhow::Error {
         Some(n) => format!("did you mean {n}? the kernels are: {list}"),
         None => format!("the kernels are: {list}"),
     };
-    usage(format!("--kernel {k}: no cell runs kernel {k}"), hint)
+    usage(problem, hint)
 }
 
 #[cfg(test)]
