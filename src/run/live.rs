@@ -63,19 +63,12 @@ impl Live {
 
     /// A cell ended: ran, came from the cache, or cannot run here.
     pub fn finished(&self, r: &CellResult) {
-        let mut line = r.outcome.label().to_string();
-        if r.cached {
-            line += " (cached)";
-        } else if r.outcome != Outcome::Unavailable {
-            line += &format!(" ({})", crate::ui::duration(Duration::from_millis(r.duration_ms)));
-        }
-        let xfails = r.tests.iter().filter(|t| t.outcome == Outcome::ExpectedFail).count();
-        if xfails > 0 {
-            line += &format!(", {xfails} xfail");
-        }
-        if let Some(m) = &r.message {
-            line += &format!(": {m}");
-        }
+        let line = if crate::process::interrupted() && !r.cached {
+            // After Ctrl-C a cell's end says nothing about it: its guest was killed under it.
+            "interrupted".to_string()
+        } else {
+            describe(r)
+        };
         match self.bars.lock().unwrap_or_else(|e| e.into_inner()).get(&r.id) {
             Some(bar) => {
                 bar.set_style(style("  cell {prefix} {msg}"));
@@ -84,6 +77,24 @@ impl Live {
             None => crate::ui::status(format!("cell {} {line}", r.id)),
         }
     }
+}
+
+/// `pass (38.2s), 7 xfail`, `pass (cached)`, `n/a: <why>`.
+fn describe(r: &CellResult) -> String {
+    let mut line = r.outcome.label().to_string();
+    if r.cached {
+        line += " (cached)";
+    } else if r.outcome != Outcome::Unavailable {
+        line += &format!(" ({})", crate::ui::duration(Duration::from_millis(r.duration_ms)));
+    }
+    let xfails = r.tests.iter().filter(|t| t.outcome == Outcome::ExpectedFail).count();
+    if xfails > 0 {
+        line += &format!(", {xfails} xfail");
+    }
+    if let Some(m) = &r.message {
+        line += &format!(": {m}");
+    }
+    line
 }
 
 fn style(template: &str) -> ProgressStyle {
