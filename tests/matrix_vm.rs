@@ -1,10 +1,11 @@
 //! The project's own matrix on the real kernels of its catalog, booted in QEMU (TCG here), with
-//! the real suite and the real verifier. Slow: a cell takes a minute or two on 2 cores.
+//! the real suite and the real verifier. Slow: a cell takes 15-40 s under TCG on 2 cores.
 //!
 //! - the whole matrix, cold: every cell runs, 5.10 shows cgroup_events as expected failures with
 //!   the verifier's reason, the JUnit has one suite per kernel; then warm: every cell cached;
 //! - a program broken on purpose (a removed bounds check the verifier rejects), in a copy of the
-//!   project, on one kernel: its tests go red, the others stay green, the log is in the JUnit.
+//!   project, on one kernel: its tests go red, the others stay green, the log is in the JUnit;
+//! - a cell whose timeout is shorter than a boot: an infrastructure error (exit 3), guest killed.
 //!
 //! With `CI=true` nothing here is skipped; otherwise a missing QEMU skips with a message.
 
@@ -126,7 +127,10 @@ fn the_project_matrix_on_every_kernel_then_cached() {
     assert!(!old.is_empty());
     for t in &old {
         assert_eq!(t["outcome"], "expected-fail", "{t:#}");
-        assert!(t["expectation"].as_str().unwrap().starts_with("needs kernel >= "), "{t:#}");
+        assert!(
+            t["expectation"].as_str().unwrap().starts_with("needs kernel >= "),
+            "{t:#}"
+        );
     }
     let load = old
         .iter()
@@ -258,5 +262,50 @@ fn a_program_broken_on_purpose_turns_its_tests_red() {
         }
         other => panic!("xdp_blocklist/load should fail in the JUnit: {other:?}"),
     }
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn a_cell_past_its_deadline_is_an_infrastructure_error() {
+    if !can_run("a_cell_past_its_deadline_is_an_infrastructure_error") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let project = scratch("matrix-deadline");
+    copy_project(Path::new(env!("CARGO_MANIFEST_DIR")), &project);
+    // 1 s (6 s under TCG) is less than a boot and the suite need.
+    let matrix = project.join("configs/ebpf-test-matrix.hcl");
+    let text = std::fs::read_to_string(&matrix).unwrap();
+    let timeout = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("timeout"))
+        .expect("the test has a timeout")
+        .to_string();
+    std::fs::write(&matrix, text.replacen(&timeout, "  timeout = \"1s\"", 1)).unwrap();
+
+    let run = orca(
+        &project,
+        &[
+            "matrix",
+            "run",
+            "--kernel",
+            "6.12",
+            "--no-cache",
+            "--json",
+            "results.json",
+        ],
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "a passed deadline is an infrastructure failure"
+    );
+    let report = read_json(&project.join("results.json"));
+    let cell = &report["cells"][0];
+    assert_eq!(cell["outcome"], "error");
+    assert!(
+        cell["message"].as_str().unwrap().contains("passed its deadline"),
+        "{cell:#}"
+    );
     let _ = std::fs::remove_dir_all(&project);
 }

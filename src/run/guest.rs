@@ -54,6 +54,8 @@ impl CellRunner for GuestRunner<'_> {
         // The kernel is prepared already: this reads its manifest back from the cache.
         let mut cfg = setup::config(self.plan, job.vm, &overrides, &self.root)?;
         cfg.name = guest_name(&job.cell.id);
+        // Both are KVM-time and scaled alike: the boot cannot outlive the cell's deadline.
+        cfg.boot_timeout = cfg.boot_timeout.min(job.timeout);
         state("booting");
         let mut machine = Machine::boot(cfg)?;
         self.seen
