@@ -136,10 +136,9 @@ fn the_project_matrix_on_every_kernel_then_cached() {
         .iter()
         .find(|t| t["name"] == "cgroup_events/load")
         .expect("a load test");
-    assert!(
-        load["log"].as_str().is_some_and(|l| !l.is_empty()),
-        "the verifier's reason is kept: {load:#}"
-    );
+    let log = load["log"].as_str().expect("the verifier's log is kept");
+    // An old verifier refuses a helper it does not know.
+    assert!(log.contains("invalid func") || log.contains("unknown func"), "{log}");
     for c in &cells[1..] {
         assert!(
             tests_of(c, "cgroup_events/").iter().all(|t| t["outcome"] == "pass"),
