@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::hash;
 
 /// The cache format. Bump it when the meaning of a key or an entry changes.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// How many input lists a manifest keeps (newest first).
 const MAX_VARIANTS: usize = 8;
@@ -177,7 +177,12 @@ mod tests {
         assert_eq!(c.get(KEY), None);
         c.put(KEY, b"\x7fELF object").unwrap();
         assert_eq!(c.get(KEY).as_deref(), Some(&b"\x7fELF object"[..]));
-        assert_eq!(std::fs::read_dir(d.path().join("v1/tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(d.path().join(format!("v{SCHEMA}/tmp")))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[test]

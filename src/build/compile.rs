@@ -12,9 +12,10 @@
 //! - the environment is emptied but for `PATH` and `LD_LIBRARY_PATH`, with `LC_ALL=C` and `TZ=UTC`,
 //!   so `CPATH`, `C_INCLUDE_PATH` and the like cannot change what is compiled.
 //!
-//! Then `llvm-strip -g` removes the DWARF sections, as bpf2go does. BTF (`.BTF`, `.BTF.ext`, with
-//! its line info) stays: it is what the loader and the verifier use. Stripping makes the objects
-//! about 60% smaller and leaves no source paths but the project-relative ones in BTF line info.
+//! Then the DWARF sections are removed (`strip.rs`, what `llvm-strip -g` does, as bpf2go does,
+//! but in process). BTF (`.BTF`, `.BTF.ext`, with its line info) stays: it is what the loader and
+//! the verifier use. Stripping makes the objects about half as big and leaves no source paths but
+//! the project-relative ones in BTF line info.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,8 +31,6 @@ use crate::plan::{Program, Toolchain};
 
 /// How long one clang may run.
 const COMPILE_DEADLINE: Duration = Duration::from_secs(300);
-/// How long one llvm-strip may run.
-const STRIP_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The placeholder for the build directory in the arguments that go into cache keys.
 pub const KEY_DIR: &str = "$STAGE";
@@ -99,7 +98,7 @@ pub fn compile(clang: &Clang, dir: &Path, args: &[String], env: &Env, program: &
     // Output paths are relative and named after the program: the same in every stage.
     let out = PathBuf::from(".orca-out").join(&program.name);
     std::fs::create_dir_all(dir.join(&out)).with_context(|| format!("creating {}", dir.join(&out).display()))?;
-    let (raw, obj, dep) = (out.join("raw.o"), out.join("out.o"), out.join("out.d"));
+    let (raw, dep) = (out.join("raw.o"), out.join("out.d"));
 
     let mut cmd = Command::new(&clang.command);
     cmd.args(args)
@@ -125,12 +124,9 @@ pub fn compile(clang: &Clang, dir: &Path, args: &[String], env: &Env, program: &
         return Err(fail!(Exit::TestFailed, "{}", text.trim_end()));
     }
 
-    let mut strip = Command::new(&clang.strip);
-    strip.arg("-g").arg(&raw).arg("-o").arg(&obj).current_dir(dir);
-    sanitize_env(&mut strip, env);
-    super::exec::run_ok(&mut strip, "llvm-strip", STRIP_DEADLINE)?;
-
-    let object = std::fs::read(dir.join(&obj)).context("reading clang's output")?;
+    let raw = std::fs::read(dir.join(&raw)).context("reading clang's output")?;
+    let object = super::strip::strip_debug(&raw)
+        .map_err(|e| fail!(Exit::Infra, "cannot strip DWARF from {}: {e}", program.object.display()))?;
     let deps = std::fs::read_to_string(dir.join(&dep)).context("reading clang's depfile")?;
     let inputs = depfile::inputs(&deps);
     if inputs.is_empty() {

@@ -8,7 +8,7 @@
 //! 2. **cached**: for each input list known for this manifest key (the record's, then the cache's
 //!    manifest), the inputs are hashed into the object key; an entry under it is restored.
 //! 3. **built**: clang compiles in the stage (a snapshot of the sources at a fixed-length path,
-//!    see `stage.rs`), `llvm-strip -g` strips, the object is validated, installed atomically and
+//!    see `stage.rs`), its DWARF is stripped, the object is validated, installed atomically and
 //!    its record written; a writer thread stores it in the cache while the next program compiles.
 //!
 //! The names of the header files (`*.h`) in the project's include directories and in the
@@ -28,6 +28,7 @@ pub mod hash;
 pub mod record;
 pub mod reproducible;
 pub mod stage;
+pub mod strip;
 pub mod toolchain;
 pub mod validate;
 
@@ -133,7 +134,6 @@ pub struct ToolchainInfo {
     pub clang: PathBuf,
     pub version: String,
     pub sha256: String,
-    pub strip: PathBuf,
 }
 
 impl Summary {
@@ -218,7 +218,6 @@ pub fn build(root: &Path, tc: &Toolchain, programs: &[Program], opts: &Options<'
             clang: clang.command.clone(),
             version: clang.version.clone(),
             sha256: clang.sha256.clone(),
-            strip: clang.strip.clone(),
         },
     })
 }

@@ -1,14 +1,12 @@
 //! The toolchain pin: finding the clang the build file asks for, and refusing any other.
 //!
 //! The clang is `toolchain.clang` when set, else `clang-<major>` on PATH, else `clang`. Its
-//! major version must equal `clang_version` (and its sha256 `clang_sha256`, when pinned). Objects
-//! are stripped of DWARF with the `llvm-strip` of the same LLVM (beside the resolved clang, else
-//! `llvm-strip-<major>`), so it is part of the toolchain too.
+//! major version must equal `clang_version` (and its sha256 `clang_sha256`, when pinned).
 //!
-//! The identity that goes into every cache key is each tool's version line and the sha256 of its
-//! resolved binary. Asking clang for its version and hashing it costs tens of milliseconds, so
-//! the answer is remembered in the `toolchain` cache area, keyed by the binaries' inode, size and
-//! change times: a rebuild that changes nothing need not start clang at all.
+//! The identity that goes into every cache key is clang's version line and the sha256 of its
+//! resolved binary (symlinks followed). Asking clang for its version and hashing it costs tens
+//! of milliseconds, so the answer is remembered in the `toolchain` cache area, keyed by the
+//! binary's inode, size and change times: a rebuild that changes nothing need not start clang.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -37,21 +35,12 @@ pub struct Clang {
     pub major: u32,
     /// sha256 of the resolved clang binary.
     pub sha256: String,
-    /// The `llvm-strip` of the same LLVM.
-    pub strip: PathBuf,
-    /// Its version line, e.g. `Debian LLVM version 14.0.6`.
-    pub strip_version: String,
-    /// sha256 of the resolved llvm-strip binary.
-    pub strip_sha256: String,
 }
 
 impl Clang {
-    /// What goes into cache keys: versions and binary hashes, never paths.
+    /// What goes into cache keys: the version and the binary's hash, never paths.
     pub fn identity(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n{}",
-            self.version, self.sha256, self.strip_version, self.strip_sha256
-        )
+        format!("{}\n{}", self.version, self.sha256)
     }
 }
 
@@ -70,7 +59,7 @@ pub fn resolve(tc: &Toolchain, root: &Path) -> Result<Clang> {
     }
     let major = tc.clang_major;
     let fix = format!(
-        "install clang {major} (Debian/Ubuntu: `apt-get install clang-{major} llvm-{major}`), or change \
+        "install clang {major} (Debian/Ubuntu: `apt-get install clang-{major}`), or change \
          `clang_version` in configs/build.hcl, or build with `orca build --backend nix`"
     );
     let command = match &tc.clang {
@@ -92,19 +81,11 @@ pub fn resolve(tc: &Toolchain, root: &Path) -> Result<Clang> {
             })?,
     };
     let resolved = std::fs::canonicalize(&command).unwrap_or_else(|_| command.clone());
-    let strip_beside = resolved
-        .parent()
-        .map(|d| d.join("llvm-strip"))
-        .filter(|p| is_executable(p));
-
     let memo = Memo::path(&resolved);
-    let mut clang = match memo
-        .as_ref()
-        .and_then(|m| Memo::load(m, &resolved, strip_beside.as_deref()))
-    {
+    let mut clang = match memo.as_ref().and_then(|m| Memo::load(m, &resolved)) {
         Some(c) => c,
         None => {
-            let c = probe(&command, &resolved, strip_beside, &fix)?;
+            let c = probe(&command, &resolved, &fix)?;
             if let Some(m) = &memo {
                 Memo::store(m, &c);
             }
@@ -142,8 +123,8 @@ pub fn resolve(tc: &Toolchain, root: &Path) -> Result<Clang> {
     Ok(clang)
 }
 
-/// Runs the tools and hashes them.
-fn probe(command: &Path, resolved: &Path, strip_beside: Option<PathBuf>, fix: &str) -> Result<Clang> {
+/// Runs `clang --version` and hashes the binary.
+fn probe(command: &Path, resolved: &Path, fix: &str) -> Result<Clang> {
     let out = super::exec::run_ok(
         Command::new(command).arg("--version"),
         "clang --version",
@@ -151,7 +132,7 @@ fn probe(command: &Path, resolved: &Path, strip_beside: Option<PathBuf>, fix: &s
     )?;
     let text = out.stdout_str();
     let version = text.lines().next().unwrap_or("").trim().to_string();
-    let found_major = major_after(&version, "clang version ").ok_or_else(|| {
+    let major = major_after(&version, "clang version ").ok_or_else(|| {
         Fail::new(
             Exit::Infra,
             format!(
@@ -161,46 +142,12 @@ fn probe(command: &Path, resolved: &Path, strip_beside: Option<PathBuf>, fix: &s
         )
         .hint(fix.to_string())
     })?;
-    let sha256 = hash::file_sha256(resolved)?;
-
-    // The strip tool must come from the same LLVM: beside clang, else llvm-strip-<major>.
-    let strip = strip_beside.or_else(|| find(&format!("llvm-strip-{found_major}"), Path::new("/"))).ok_or_else(|| {
-        Fail::new(Exit::Infra, format!("llvm-strip for LLVM {found_major} was not found (looked beside {} and for `llvm-strip-{found_major}` on PATH)", resolved.display()))
-            .hint(format!("install llvm-{found_major}, which ships with clang-{found_major}"))
-    })?;
-    let strip_resolved = std::fs::canonicalize(&strip).unwrap_or_else(|_| strip.clone());
-    let out = super::exec::run_ok(
-        Command::new(&strip).arg("--version"),
-        "llvm-strip --version",
-        PROBE_DEADLINE,
-    )?;
-    let strip_version = out
-        .stdout_str()
-        .lines()
-        .find(|l| l.contains("LLVM version"))
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    if major_after(&strip_version, "LLVM version ") != Some(found_major) {
-        return Err(Fail::new(
-            Exit::Infra,
-            format!(
-                "{} is {strip_version:?}, not LLVM {found_major} like clang",
-                strip.display()
-            ),
-        )
-        .hint(format!("install llvm-{found_major}"))
-        .into());
-    }
     Ok(Clang {
         command: command.to_path_buf(),
         resolved: resolved.to_path_buf(),
         version,
-        major: found_major,
-        sha256,
-        strip,
-        strip_version,
-        strip_sha256: hash::file_sha256(&strip_resolved)?,
+        major,
+        sha256: hash::file_sha256(resolved)?,
     })
 }
 
@@ -227,10 +174,10 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// The remembered probe, valid while both binaries are untouched.
+/// The remembered probe, valid while the binary is untouched.
 #[derive(Serialize, Deserialize)]
 struct Memo {
-    stamps: Vec<Stamp>,
+    stamp: Stamp,
     clang: Clang,
 }
 
@@ -267,25 +214,19 @@ impl Memo {
         Some(dir.join(format!("clang-{}.json", &name[..16])))
     }
 
-    fn load(file: &Path, resolved: &Path, strip_beside: Option<&Path>) -> Option<Clang> {
+    fn load(file: &Path, resolved: &Path) -> Option<Clang> {
         let m: Memo = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
-        // A tool now found elsewhere than where it was found before means a fresh probe.
-        if m.clang.resolved != resolved || strip_beside.is_some_and(|s| s != m.clang.strip) {
-            return None;
-        }
-        let now = [Stamp::of(resolved)?, Stamp::of(&m.clang.strip)?];
-        (m.stamps.as_slice() == now.as_slice()).then_some(m.clang)
+        (m.clang.resolved == resolved && m.stamp == Stamp::of(resolved)?).then_some(m.clang)
     }
 
     fn store(file: &Path, clang: &Clang) {
-        let (Some(a), Some(b)) = (Stamp::of(&clang.resolved), Stamp::of(&clang.strip)) else {
+        let Some(stamp) = Stamp::of(&clang.resolved) else {
             return;
         };
-        let memo = Memo {
-            stamps: vec![a, b],
+        if let Ok(bytes) = serde_json::to_vec_pretty(&Memo {
+            stamp,
             clang: clang.clone(),
-        };
-        if let Ok(bytes) = serde_json::to_vec_pretty(&memo) {
+        }) {
             // Best effort: without the memo the next build probes again.
             let _ = crate::paths::write_atomic(file, &bytes);
         }
