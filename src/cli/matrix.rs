@@ -56,7 +56,12 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
             format!("name a matrix file such as {DEFAULT_MATRIX}, or omit FILE to run the project's matrix"),
         ));
     }
-    let cells = select::cells(&m.cells, &a.kernels, shard)?;
+    let mut cells = select::cells(&m.cells, &a.kernels)?;
+    if let Some(s) = shard {
+        let selected = cells.len();
+        cells = s.select(cells, |c| c.id.as_str());
+        ui::status(format!("shard {s}: {} of {selected} cells", cells.len()));
+    }
     if a.backend == Backend::Nix {
         // Each cell is a NixOS test of the flake: it runs the whole suite, and Nix caches it.
         if !a.tests.is_empty() {
@@ -68,9 +73,6 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
         let report = crate::nix::run_matrix(&root, &plan, &cells)?;
         emit(&report, &a.report)?;
         return Ok(report.exit_code());
-    }
-    if let Some(s) = shard {
-        ui::status(format!("shard {s}: {} of {} cells", cells.len(), m.cells.len()));
     }
     run_cells(&root, &plan, &m.test, cells, a.tests, a.jobs, &a.report, &a.accel)
 }

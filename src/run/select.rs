@@ -1,15 +1,14 @@
-//! Which cells a run takes: `--kernel` filters, then `--shard`. `--test` globs are checked here
-//! and handed to the suite, which runs only the tests they match.
+//! Which cells a run takes: `--kernel` filters them (then `--shard`, see [`super::shard`]).
+//! `--test` globs are checked here and handed to the suite, which runs only the tests they match.
 
 use anyhow::Result;
 
-use super::shard::Shard;
 use crate::error::usage;
 use crate::plan::Cell;
 
-/// The cells of `cells` on the kernels named (all when none is named), then those of `shard`.
-/// Unavailable cells are kept: they are reported, never dropped.
-pub fn cells(cells: &[Cell], kernels: &[String], shard: Option<Shard>) -> Result<Vec<Cell>> {
+/// The cells of `cells` on the kernels named (all when none is named). Unavailable cells are
+/// kept: they are reported, never dropped.
+pub fn cells(cells: &[Cell], kernels: &[String]) -> Result<Vec<Cell>> {
     let mut known: Vec<&str> = Vec::new();
     for c in cells {
         if !known.contains(&c.kernel.as_str()) {
@@ -25,15 +24,11 @@ pub fn cells(cells: &[Cell], kernels: &[String], shard: Option<Shard>) -> Result
             ));
         }
     }
-    let picked: Vec<Cell> = cells
+    Ok(cells
         .iter()
         .filter(|c| kernels.is_empty() || kernels.contains(&c.kernel))
         .cloned()
-        .collect();
-    Ok(match shard {
-        Some(s) => s.select(picked, |c| c.id.as_str()),
-        None => picked,
-    })
+        .collect())
 }
 
 /// Checks `--test` globs so that a typo is a usage error here, not a failure in every guest.
@@ -84,7 +79,7 @@ mod tests {
     }
 
     #[test]
-    fn filters_by_kernel_then_shards() {
+    fn filters_by_kernel_keeping_unavailable_cells() {
         let all = vec![
             cell("5.4", 0),
             cell("5.10", 0),
@@ -92,22 +87,22 @@ mod tests {
             cell("6.12", 0),
             cell("7.2", 0),
         ];
-        assert_eq!(
-            ids(&cells(&all, &[], None).unwrap()).len(),
-            5,
-            "unavailable cells are kept"
-        );
+        assert_eq!(ids(&cells(&all, &[]).unwrap()).len(), 5, "unavailable cells are kept");
         let k = vec!["6.1".to_string(), "5.10".to_string()];
-        assert_eq!(ids(&cells(&all, &k, None).unwrap()), ["5.10/0", "6.1/0"]);
-        let shard = Some("2/2".parse().unwrap());
-        // Sorted: 5.10/0 5.4/0 6.1/0 6.12/0 7.2/0 → shard 2 takes 5.4/0 and 6.12/0.
-        assert_eq!(ids(&cells(&all, &[], shard).unwrap()), ["5.4/0", "6.12/0"]);
+        assert_eq!(ids(&cells(&all, &k).unwrap()), ["5.10/0", "6.1/0"]);
+        // Unavailable cells are dealt to shards like the others. Sorted: 5.10/0 5.4/0 6.1/0 6.12/0
+        // 7.2/0 → shard 2 of 2 takes 5.4/0 and 6.12/0.
+        let shard: crate::run::shard::Shard = "2/2".parse().unwrap();
+        assert_eq!(
+            ids(&shard.select(cells(&all, &[]).unwrap(), |c| c.id.as_str())),
+            ["5.4/0", "6.12/0"]
+        );
     }
 
     #[test]
     fn an_unknown_kernel_is_a_usage_error_with_a_suggestion() {
         let all = vec![cell("5.10", 0), cell("6.12", 0)];
-        let err = cells(&all, &["6.13".to_string()], None).unwrap_err();
+        let err = cells(&all, &["6.13".to_string()]).unwrap_err();
         assert_eq!(exit_of(&err), Exit::Usage);
         let hint = crate::error::find_fail(&err).unwrap().hint.clone().unwrap();
         assert!(hint.contains("did you mean 6.12?"), "{hint}");
