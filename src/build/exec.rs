@@ -1,9 +1,9 @@
-//! Running clang and llvm-strip: `process::spawn` (own process group, dies with orca, killed on
-//! Ctrl-C) with a blocking wait instead of `process::run`'s polling.
+//! Running clang: `process::spawn` (own process group, dies with orca, killed on Ctrl-C) with a
+//! blocking wait instead of `process::run`'s polling.
 //!
-//! `process::run` checks a child with naps that grow to 50 ms, so each finished clang is noticed
-//! ~10-25 ms late on average; with two tools per program that was a tenth of a cold build. Here
-//! a thread blocks in wait(2) and the deadline is a timed channel receive.
+//! `process::run` checks a child with naps that grow to 50 ms, so a finished clang is noticed
+//! ~10-25 ms late on average, several percent of a small program's compile. Here a thread blocks
+//! in wait(2) and the deadline is a timed channel receive.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
