@@ -172,3 +172,23 @@ fn the_nix_backend_is_not_native() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.to_lowercase().contains("nix"), "{err}");
 }
+
+#[test]
+fn a_missing_source_fails_that_program_only() {
+    let p = Project::new("ebpf-basic", "proj");
+    p.write(
+        "configs/build.hcl",
+        &p.read("configs/build.hcl")
+            .replace("ebpf/cg_events.c", "ebpf/missing.c"),
+    );
+    let out = p.orca(&["build", "--json"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("ebpf/missing.c does not exist (the source of program \"cg_events\")"),
+        "{err}"
+    );
+    assert!(err.contains("hint: fix `source`"), "{err}");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["compiled"], 2, "the other programs still build");
+}

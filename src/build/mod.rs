@@ -138,15 +138,16 @@ pub struct ToolchainInfo {
 
 impl Summary {
     /// The exit code the worst failure maps to (`Exit::Ok` when none failed). A compile or
-    /// validation error is `Exit::TestFailed`; a timeout, an interruption or an infrastructure
-    /// failure keeps its own code.
+    /// validation error is `Exit::TestFailed`; a missing source is `Exit::Usage`; a timeout, an
+    /// interruption or an infrastructure failure keeps its own code.
     pub fn exit(&self) -> Exit {
         let rank = |e: Exit| match e {
             Exit::Ok => 0,
             Exit::TestFailed => 1,
-            Exit::Interrupted => 4,
-            Exit::Timeout => 3,
-            _ => 2,
+            Exit::Usage => 2,
+            Exit::Timeout => 4,
+            Exit::Interrupted => 5,
+            _ => 3,
         };
         self.programs
             .iter()

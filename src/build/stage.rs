@@ -112,7 +112,7 @@ pub fn files_to_stage(root: &Path, tc: &Toolchain, programs: &[Program]) -> BTre
             out.extend(found);
         }
     }
-    for p in programs {
+    for p in programs.iter().filter(|p| root.join(&p.source).is_file()) {
         out.insert(p.source.display().to_string());
         if let Some(r) = super::record::load(&out_dir, &p.name) {
             out.extend(

@@ -89,7 +89,11 @@ pub(super) fn build_one(ctx: &Ctx<'_>, program: &Program) -> ProgramResult {
                 let _ = std::fs::remove_file(ctx.root.join(&program.object));
                 record::remove(&ctx.out_dir, &program.name);
             }
-            r.error = Some(e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": "));
+            let mut text = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+            if let Some(h) = crate::error::find_fail(&e).and_then(|f| f.hint.as_ref()) {
+                text.push_str(&format!("\nhint: {h}"));
+            }
+            r.error = Some(text);
             done(r, Outcome::Failed)
         }
     }
@@ -99,6 +103,18 @@ type Built = (Outcome, Vec<u8>, ObjectInfo, Option<String>);
 
 fn run(ctx: &Ctx<'_>, program: &Program) -> anyhow::Result<Built> {
     crate::process::check_interrupted()?;
+    if !ctx.root.join(&program.source).is_file() {
+        return Err(crate::error::Fail::new(
+            Exit::Usage,
+            format!(
+                "{} does not exist (the source of program \"{}\")",
+                program.source.display(),
+                program.name
+            ),
+        )
+        .hint("fix `source` in the program's block in configs/, or create the file")
+        .into());
+    }
     let key_args = compile::args(ctx.root, Path::new(compile::KEY_DIR), ctx.tc, program);
     let mkey = manifest_key(ctx, &key_args, program);
     let out = ctx.root.join(&program.object);
