@@ -1,8 +1,8 @@
 //! `orca build` and `orca clean`.
 //!
 //! Exit codes: 0 built; 1 a program failed to compile or its object failed validation (a checked
-//! step failed, like a failing test); 2 bad arguments or specs; 3 no usable toolchain or another
-//! infrastructure failure; 124 clang passed its deadline; 130 interrupted.
+//! step failed, like a failing test); 2 bad arguments or specs, or a program's source missing; 3 no usable
+//! toolchain or another infrastructure failure; 124 clang passed its deadline; 130 interrupted.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
