@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use crate::kernel::Prepared;
 
 /// Bumped when what is written here changes.
-const LAYOUT: &str = "v1";
+const LAYOUT: &str = "v2";
 
 /// The Xen ELF note that carries the 32-bit PVH entry point.
 const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
@@ -66,7 +66,7 @@ pub fn extract(bz: &[u8]) -> Option<Vec<u8>> {
     let payload = bz.get(pm_start + offset..pm_start + offset + len)?;
     let mut out = Vec::new();
     let ok = if payload.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        xz2::read::XzDecoder::new(payload).read_to_end(&mut out).is_ok()
+        unxz(payload, &mut out)
     } else if payload.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         zstd::stream::read::Decoder::new(payload)
             .map(|d| d.single_frame())
@@ -78,6 +78,30 @@ pub fn extract(bz: &[u8]) -> Option<Vec<u8>> {
         false
     };
     (ok && out.starts_with(b"\x7fELF")).then_some(out)
+}
+
+/// Decodes one xz stream and ignores what follows it (the kernel appends the decompressed size,
+/// which a reader that expects another stream takes for corruption).
+fn unxz(payload: &[u8], out: &mut Vec<u8>) -> bool {
+    use xz2::stream::{Action, Status, Stream};
+    let Ok(mut s) = Stream::new_stream_decoder(u64::MAX, 0) else {
+        return false;
+    };
+    out.reserve(payload.len() * 8);
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve(16 << 20);
+        }
+        let (before_in, before_out) = (s.total_in(), s.total_out());
+        match s.process_vec(&payload[s.total_in() as usize..], out, Action::Run) {
+            Ok(Status::StreamEnd) => return true,
+            Ok(_) if s.total_in() == before_in && s.total_out() == before_out && out.len() < out.capacity() => {
+                return false;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 /// Whether an ELF64 image carries a PVH entry point note.
@@ -158,5 +182,21 @@ mod tests {
         assert!(has_pvh_entry(&elf));
         elf[0x108..0x10c].copy_from_slice(&5u32.to_le_bytes());
         assert!(!has_pvh_entry(&elf));
+    }
+}
+
+#[cfg(test)]
+mod real {
+    /// Every kernel in the local cache (if any) yields a PVH-bootable vmlinux.
+    #[test]
+    fn cached_kernels_extract() {
+        let root = crate::paths::cache_root().join("kernels/v1");
+        for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            let bz = e.path().join("vmlinuz");
+            let Ok(bytes) = std::fs::read(&bz) else { continue };
+            let elf = super::extract(&bytes);
+            assert!(elf.is_some(), "{}", bz.display());
+            assert!(super::has_pvh_entry(&elf.unwrap()), "{}", bz.display());
+        }
     }
 }

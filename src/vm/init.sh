@@ -8,6 +8,10 @@
 # console (which the host keeps) and powers the guest off, so the host sees why instead of a hang.
 b=/bin/busybox
 export PATH=/bin
+# orca_trace=1 on the kernel command line (ORCA_VM_CMDLINE) timestamps the steps on the console.
+mark() {
+  [ -n "$orca_trace" ] && echo "orca-init: $($b cat /proc/uptime /newroot/proc/uptime 2>/dev/null) $*"
+}
 die() {
   echo "orca-init: $*"
   $b sync
@@ -22,10 +26,12 @@ if [ -n "$orca_probe" ]; then
 fi
 $b mount -t sysfs sys /sys
 $b mount -t devtmpfs dev /dev
+mark start
 
 while read -r m; do
   $b insmod "/modules/$m" || die "cannot load module $m"
 done </modules/order
+mark modules loaded
 
 . /orca/boot.sh
 
@@ -37,6 +43,7 @@ $b mkdir -p /rw/upper /rw/work
 $b mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work orca.root $r ||
   die "cannot put the tmpfs overlay on the host root"
 
+mark root mounted
 $b mount --move /proc $r/proc
 $b mount --move /sys $r/sys
 $b mount --move /dev $r/dev
@@ -64,6 +71,7 @@ share() {
 tmpfs_at() {
   $b mkdir -p "$r$1" && $b mount -t tmpfs -o "size=${2}m,mode=1777" tmpfs "$r$1" || die "cannot mount a tmpfs at $1"
 }
+mark system mounts done
 mounts
 if [ -n "$NETWORK" ]; then
   $b ip link set eth0 up && $b ip addr add 10.0.2.15/24 dev eth0 && $b ip route add default via 10.0.2.2 ||
@@ -71,7 +79,8 @@ if [ -n "$NETWORK" ]; then
   echo "nameserver 10.0.2.3" >$r/etc/resolv.conf
 fi
 
+mark switching root
 [ -x "$r$EXE" ] || die "the orca binary $EXE is not visible in the guest"
-unset orca_probe MSIZE ROOT_CACHE SHARE_CACHE NETWORK b r
+unset orca_probe orca_trace MSIZE ROOT_CACHE SHARE_CACHE NETWORK b r
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux
 exec /bin/busybox switch_root /newroot "$EXE" agent --port /dev/virtio-ports/org.orca.agent

@@ -107,6 +107,11 @@ impl Machine {
     /// clear cause: a panic (exit 6), the boot deadline (exit 124), QEMU dying (exit 3).
     pub fn boot(cfg: VmConfig) -> Result<Machine> {
         let start = Instant::now();
+        let trace = |what: &str| {
+            if std::env::var_os("ORCA_VM_TRACE").is_some() {
+                eprintln!("orca: trace: {:>7.3}s {what}", start.elapsed().as_secs_f64());
+            }
+        };
         let k = &cfg.kernel;
         let tsc = accel::tsc_khz();
         let machine = machine_type(k, tsc.is_some());
@@ -135,10 +140,14 @@ impl Machine {
                 modules.push(m.clone());
             }
         }
+        trace("config checked");
         let shares = shares(&cfg.mounts)?;
         let image = bootimage::boot_image(k)?;
+        trace("boot image");
         let base = initramfs::base(k, &modules)?;
+        trace("initramfs");
         let accel = accel::resolve(cfg.accel, &image, &base)?;
+        trace("accel");
 
         let dir = crate::paths::temp_dir("vm-")?;
         let (agent_path, qmp_path) = (dir.path().join("agent.sock"), dir.path().join("qmp.sock"));
@@ -189,9 +198,11 @@ impl Machine {
             console_log: console.clone(),
         };
         let mut cmd = qemu::command(&spec);
+        trace(&format!("{cmd:?}"));
         let log = std::fs::File::create(&qemu_log)?;
         cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
         let child = crate::process::spawn(&mut cmd, "QEMU")?;
+        trace("QEMU started");
 
         let mut booting = Booting {
             child: Some(child),
@@ -213,6 +224,7 @@ impl Machine {
             }
         })
         .context("talking to QEMU over QMP")?;
+        trace("QMP connected");
         let child = booting.child.take().expect("child is set until boot ends");
         let mut m = Machine {
             name: cfg.name.clone(),
@@ -230,6 +242,7 @@ impl Machine {
         let deadline = Instant::now() + accel::scaled(cfg.boot_timeout, accel);
         m.release = m.wait_ready(deadline, accel::scaled(cfg.boot_timeout, accel))?;
         m.boot_time = start.elapsed();
+        trace("agent ready");
         Ok(m)
     }
 
