@@ -11,7 +11,7 @@ use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
 /// clang 19 (the project's pin) and its llvm-strip.
 const CLANG: &str = "clang-19";
-const LLVM_STRIP: &str = "/usr/lib/llvm-19/bin/llvm-strip";
+const LLVM_STRIP: &str = "llvm-strip-19";
 
 fn compile(dir: &Path, source: &str, includes: &[&str]) -> Vec<u8> {
     let out = tempfile::tempdir().unwrap();
