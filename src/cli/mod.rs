@@ -114,11 +114,15 @@ Examples:
     Stop(StopArgs),
 
     /// Run a command in a running VM.
-    #[command(after_help = "Examples:\n  orca exec ebpf-test -- uname -r\n  orca exec ebpf-test --cwd /flywall -- make")]
+    #[command(
+        after_help = "Examples:\n  orca exec ebpf-test -- uname -r\n  orca exec ebpf-test --cwd /flywall -- make"
+    )]
     Exec(ExecArgs),
 
     /// Copy files between the host and a running VM (`NAME:PATH` names the guest side).
-    #[command(after_help = "Examples:\n  orca cp ebpf-test:/tmp/log.txt ./log.txt\n  orca cp build/ebpf/xdp_blocklist.o ebpf-test:/tmp/")]
+    #[command(
+        after_help = "Examples:\n  orca cp ebpf-test:/tmp/log.txt ./log.txt\n  orca cp build/ebpf/xdp_blocklist.o ebpf-test:/tmp/"
+    )]
     Cp(CpArgs),
 
     /// Open an interactive shell in a running VM, or boot one from a spec for the shell.
@@ -134,9 +138,11 @@ Examples:
     Matrix(MatrixCommand),
 
     /// The quick loop: the behaviour suite on one kernel (default: the newest in the catalog).
-    #[command(after_help = "Examples:\n  orca test\n  orca test --kernel 5.10\n  orca test --test 'xdp_*'\n\n\
+    #[command(
+        after_help = "Examples:\n  orca test\n  orca test --kernel 5.10\n  orca test --test 'xdp_*'\n\n\
 Exit codes: as `orca matrix run` (0 ok · 1 test failed · 2 usage · 3 infrastructure), and 4 when the\n\
-kernel has no source on this host.")]
+kernel has no source on this host."
+    )]
     Test(TestArgs),
 
     /// Run a pipeline of stages as a DAG.
@@ -152,11 +158,15 @@ kernel has no source on this host.")]
     Uninstall(UninstallArgs),
 
     /// Write nix/generated/*.json from the specs, for the flake.
-    #[command(after_help = "Examples:\n  orca gen           rewrite the files\n  orca gen --check   fail with a diff if they are stale")]
+    #[command(
+        after_help = "Examples:\n  orca gen           rewrite the files\n  orca gen --check   fail with a diff if they are stale"
+    )]
     Gen(GenArgs),
 
     /// Print shell completions.
-    #[command(after_help = "Examples:\n  orca completions bash > /etc/bash_completion.d/orca\n  orca completions zsh > ~/.zfunc/_orca\n  orca completions fish > ~/.config/fish/completions/orca.fish")]
+    #[command(
+        after_help = "Examples:\n  orca completions bash > /etc/bash_completion.d/orca\n  orca completions zsh > ~/.zfunc/_orca\n  orca completions fish > ~/.config/fish/completions/orca.fish"
+    )]
     Completions(CompletionsArgs),
 
     /// The guest agent (runs inside VMs as their init's successor).
@@ -230,7 +240,9 @@ pub enum KernelCommand {
     #[command(after_help = "Examples:\n  orca kernel fetch\n  orca kernel fetch 6.1 7.2")]
     Fetch { versions: Vec<String> },
     /// Pin a kernel version to a Debian package: download it and write its sha256 into the catalog.
-    #[command(after_help = "Examples:\n  orca kernel pin 6.1 --debian linux-image-6.1.0-31-amd64-unsigned --suite bookworm")]
+    #[command(
+        after_help = "Examples:\n  orca kernel pin 6.1 --debian linux-image-6.1.0-31-amd64-unsigned --suite bookworm"
+    )]
     Pin {
         version: String,
         /// Debian package name; repeat for a kernel split over several packages.
@@ -282,6 +294,9 @@ pub struct RunArgs {
     /// Extra environment for the command, NAME=VALUE.
     #[arg(short, long)]
     pub env: Vec<String>,
+    /// Feed this process's stdin to the command (default: the command's stdin is empty).
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
     /// The command, as arguments after `--`.
     #[arg(last = true)]
     pub argv: Vec<String>,
@@ -322,6 +337,9 @@ pub struct ExecArgs {
     /// Deadline for the command. Default 10m.
     #[arg(long)]
     pub timeout: Option<String>,
+    /// Feed this process's stdin to the command (default: the command's stdin is empty).
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
     #[arg(last = true, required = true)]
     pub argv: Vec<String>,
 }
@@ -531,6 +549,12 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if prints_only(&cli.command) {
+        // Like other Unix tools, end quietly when the reader of stdout goes away (`orca plan | head`)
+        // instead of failing on EPIPE. Only for commands that own no VM or socket: elsewhere a
+        // closed socket must stay an error orca handles, not a signal that kills it mid-cleanup.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = dispatch(cli.command);
     crate::paths::remove_scratch();
     match result {
@@ -549,6 +573,18 @@ pub fn report_error(err: &anyhow::Error) {
     if let Some(h) = find_fail(err).and_then(|f| f.hint.as_ref()) {
         eprintln!("  hint: {h}");
     }
+}
+
+/// Commands that only read specs or caches and print.
+fn prints_only(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Validate(_)
+            | Command::Plan(_)
+            | Command::Kernel(KernelCommand::List { .. })
+            | Command::Gen(_)
+            | Command::Completions(_)
+    )
 }
 
 fn dispatch(cmd: Command) -> anyhow::Result<u8> {
@@ -603,7 +639,11 @@ mod tests {
                 let p = format!("{path} {}", sub.get_name());
                 if sub.has_subcommands() {
                     walk(sub, p, missing);
-                } else if !sub.get_after_help().map(|h| h.to_string().contains("orca ")).unwrap_or(false) {
+                } else if !sub
+                    .get_after_help()
+                    .map(|h| h.to_string().contains("orca "))
+                    .unwrap_or(false)
+                {
                     missing.push(p);
                 }
             }
