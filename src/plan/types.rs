@@ -106,7 +106,9 @@ pub enum KernelSource {
 impl KernelSource {
     pub fn sha256(&self) -> &str {
         match self {
-            KernelSource::Debian { sha256, .. } | KernelSource::Url { sha256, .. } | KernelSource::File { sha256, .. } => sha256,
+            KernelSource::Debian { sha256, .. }
+            | KernelSource::Url { sha256, .. }
+            | KernelSource::File { sha256, .. } => sha256,
         }
     }
 }
@@ -162,7 +164,11 @@ pub struct Vm {
 pub enum Mount {
     /// A host directory shared over 9p. `source` is resolved against the spec file's folder and
     /// made project-relative when it lies below the project root.
-    Share { source: PathBuf, destination: String, readonly: bool },
+    Share {
+        source: PathBuf,
+        destination: String,
+        readonly: bool,
+    },
     /// A tmpfs of the given size.
     Tmpfs { destination: String, size_mib: u64 },
 }
