@@ -110,7 +110,7 @@ pub fn compile(clang: &Clang, dir: &Path, args: &[String], env: &Env, program: &
         .current_dir(dir);
     sanitize_env(&mut cmd, env);
     let started = SystemTime::now();
-    let run = super::exec::run(&mut cmd, "clang", COMPILE_DEADLINE)?;
+    let run = crate::process::run(&mut cmd, "clang", COMPILE_DEADLINE)?;
     let diagnostics = run
         .stderr_str()
         .replace(&raw.display().to_string(), &program.object.display().to_string())

@@ -22,7 +22,6 @@ pub mod cache;
 pub mod clean;
 pub mod compile;
 pub mod depfile;
-pub mod exec;
 pub mod files;
 pub mod hash;
 pub mod record;

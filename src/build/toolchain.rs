@@ -125,7 +125,7 @@ pub fn resolve(tc: &Toolchain, root: &Path) -> Result<Clang> {
 
 /// Runs `clang --version` and hashes the binary.
 fn probe(command: &Path, resolved: &Path, fix: &str) -> Result<Clang> {
-    let out = super::exec::run_ok(
+    let out = crate::process::run_ok(
         Command::new(command).arg("--version"),
         "clang --version",
         PROBE_DEADLINE,
