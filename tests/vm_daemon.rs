@@ -48,6 +48,50 @@ fn start_exec_cp_stop() {
     assert_eq!(stdout(&out), format!("{}\n", cwd.display()));
     assert_eq!(stderr(&out), "oops\n");
 
+    // stdin: piped into the command with --stdin, empty without it.
+    let piped = |args: &[&str], input: &[u8]| {
+        use std::io::Write;
+        let mut child = vm
+            .orca()
+            .current_dir(cwd)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        eprintln!(
+            "orca {args:?} → {:?}\n{}{}",
+            out.status.code(),
+            stdout(&out),
+            stderr(&out)
+        );
+        out
+    };
+    let input: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let out = piped(
+        &[
+            "exec",
+            "--stdin",
+            "t-daemon",
+            "--",
+            "sh",
+            "-c",
+            "wc -c; sha256sum | cut -c1-64",
+        ],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out).lines().next(), Some("100000"));
+    let out = piped(&["exec", "t-daemon", "--", "wc", "-c"], b"ignored");
+    assert_eq!(stdout(&out), "0\n");
+    // The shell on a pty, driven through a pipe (no terminal to put in raw mode).
+    let out = piped(&["shell", "t-daemon"], b"echo shell-$((6*7))\nexit 3\n");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stdout(&out).contains("shell-42"), "{}", stdout(&out));
+
     // cp in, into an existing guest folder and to a new name, then back out; trees and symlinks.
     std::fs::create_dir_all(cwd.join("tree/sub")).unwrap();
     std::fs::write(cwd.join("tree/sub/f"), b"payload").unwrap();

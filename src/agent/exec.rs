@@ -7,10 +7,13 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Job, Jobs, Out};
+use std::sync::mpsc::Receiver;
+
+use super::{Jobs, Out};
 use crate::vm::protocol::{Bytes, Event, ExecRequest};
 
-pub(crate) fn run(id: u64, req: ExecRequest, out: &Out, jobs: &Jobs) {
+pub(crate) fn run(id: u64, req: ExecRequest, stdin: Receiver<Vec<u8>>, out: &Out, jobs: &Jobs) {
+    let _unregister = super::Unregister(jobs, id);
     let mut cmd = match &req.shell {
         Some(s) => {
             let mut c = Command::new("/bin/sh");
@@ -74,18 +77,10 @@ pub(crate) fn run(id: u64, req: ExecRequest, out: &Out, jobs: &Jobs) {
             return;
         }
     };
-    let stdin = child
-        .stdin
-        .take()
-        .map(|s| super::stdin_writer(File::from(std::os::fd::OwnedFd::from(s))));
-    jobs.lock().unwrap().insert(
-        id,
-        Job {
-            pgid: child.id() as i32,
-            stdin,
-            pty: None,
-        },
-    );
+    if let Some(pipe) = child.stdin.take() {
+        super::stdin_writer(File::from(std::os::fd::OwnedFd::from(pipe)), stdin);
+    }
+    super::started(jobs, id, child.id() as i32, None);
     let readers: Vec<_> = [
         child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
         child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
@@ -128,7 +123,6 @@ pub(crate) fn run(id: u64, req: ExecRequest, out: &Out, jobs: &Jobs) {
             let _ = r.join();
         }
     }
-    jobs.lock().unwrap().remove(&id);
     match status {
         Ok(st) => out.send(
             id,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,22 +36,62 @@ impl Out {
     }
 }
 
-/// A running request's handles, for `stdin`, `eof`, `resize` and `kill`.
+/// A request's handles, for `stdin`, `eof`, `resize` and `kill`. Registered as soon as the
+/// request arrives, before its process exists, so that nothing sent right after it is lost.
 pub(crate) struct Job {
-    /// The process group to kill.
+    /// The process group to kill; 0 until the process has started.
     pub pgid: i32,
-    /// Where `stdin` bytes go (a thread writing to a pipe or a pty master); `None` once closed.
-    pub stdin: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    /// A `kill` that came before the process started.
+    pub killed: bool,
+    /// Where `stdin` bytes go (queued until the process starts); `None` once closed.
+    pub stdin: Option<Sender<Vec<u8>>>,
     /// The pty master, for window size changes.
     pub pty: Option<i32>,
 }
 
 pub(crate) type Jobs = Arc<Mutex<HashMap<u64, Job>>>;
 
-/// A thread that writes what it receives to `f` (a child's stdin), so that a child that does not
-/// read never blocks the port. Dropping the sender closes `f`.
-pub(crate) fn stdin_writer(mut f: File) -> std::sync::mpsc::Sender<Vec<u8>> {
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+/// Registers a request that will start a process; returns the receiving end of its stdin queue.
+fn register(jobs: &Jobs, id: u64) -> Receiver<Vec<u8>> {
+    let (tx, rx) = channel();
+    jobs.lock().unwrap().insert(
+        id,
+        Job {
+            pgid: 0,
+            killed: false,
+            stdin: Some(tx),
+            pty: None,
+        },
+    );
+    rx
+}
+
+/// Records that request `id` runs as process group `pgid` (and its pty), killing it at once if
+/// a `kill` came first.
+pub(crate) fn started(jobs: &Jobs, id: u64, pgid: i32, pty: Option<i32>) {
+    let mut j = jobs.lock().unwrap();
+    if let Some(job) = j.get_mut(&id) {
+        job.pgid = pgid;
+        job.pty = pty;
+        if job.killed {
+            // SAFETY: kill(2) on the process group this agent just started.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Unregisters request `id` however its thread ends.
+pub(crate) struct Unregister<'a>(pub &'a Jobs, pub u64);
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().remove(&self.1);
+    }
+}
+
+/// A thread that writes the queued stdin bytes to `f` (a child's stdin pipe or pty), so that a
+/// child that does not read never blocks the port. The queue's end closes `f`.
+pub(crate) fn stdin_writer(mut f: File, rx: Receiver<Vec<u8>>) {
     std::thread::spawn(move || {
         for data in rx {
             if f.write_all(&data).is_err() {
@@ -58,7 +99,6 @@ pub(crate) fn stdin_writer(mut f: File) -> std::sync::mpsc::Sender<Vec<u8>> {
             }
         }
     });
-    tx
 }
 
 pub fn main(port: PathBuf) -> Result<u8> {
@@ -106,12 +146,12 @@ fn serve(mut port: BufReader<File>, out: Out) -> Result<u8> {
         let id = env.id;
         match env.body {
             Request::Exec(req) => {
-                let (out, jobs) = (out.clone(), jobs.clone());
-                std::thread::spawn(move || exec::run(id, req, &out, &jobs));
+                let (out, jobs, rx) = (out.clone(), jobs.clone(), register(&jobs, id));
+                std::thread::spawn(move || exec::run(id, req, rx, &out, &jobs));
             }
             Request::Shell(req) => {
-                let (out, jobs) = (out.clone(), jobs.clone());
-                std::thread::spawn(move || pty::run(id, req, &out, &jobs));
+                let (out, jobs, rx) = (out.clone(), jobs.clone(), register(&jobs, id));
+                std::thread::spawn(move || pty::run(id, req, rx, &out, &jobs));
             }
             Request::Stdin { data } => {
                 let mut j = jobs.lock().unwrap();
@@ -121,7 +161,14 @@ fn serve(mut port: BufReader<File>, out: Out) -> Result<u8> {
             }
             Request::Eof => {
                 if let Some(j) = jobs.lock().unwrap().get_mut(&id) {
-                    j.stdin = None;
+                    if j.pty.is_some() {
+                        // A terminal's end of input is ^D, not a closed descriptor.
+                        if let Some(tx) = &j.stdin {
+                            let _ = tx.send(vec![4]);
+                        }
+                    } else {
+                        j.stdin = None;
+                    }
                 }
             }
             Request::Resize { rows, cols } => {
@@ -130,9 +177,12 @@ fn serve(mut port: BufReader<File>, out: Out) -> Result<u8> {
                 }
             }
             Request::Kill => {
-                if let Some(j) = jobs.lock().unwrap().get(&id) {
-                    // SAFETY: kill(2) on a process group this agent started.
-                    unsafe { libc::kill(-j.pgid, libc::SIGKILL) };
+                if let Some(j) = jobs.lock().unwrap().get_mut(&id) {
+                    j.killed = true;
+                    if j.pgid > 0 {
+                        // SAFETY: kill(2) on a process group this agent started.
+                        unsafe { libc::kill(-j.pgid, libc::SIGKILL) };
+                    }
                 }
             }
             Request::Put { path } => match files::Put::start(&path) {

@@ -7,7 +7,9 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
-use super::{Job, Jobs, Out};
+use std::sync::mpsc::Receiver;
+
+use super::{Jobs, Out};
 use crate::vm::protocol::{Bytes, Event, ShellRequest};
 
 pub(crate) fn resize(master: i32, rows: u16, cols: u16) {
@@ -21,7 +23,8 @@ pub(crate) fn resize(master: i32, rows: u16, cols: u16) {
     unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &ws) };
 }
 
-pub(crate) fn run(id: u64, req: ShellRequest, out: &Out, jobs: &Jobs) {
+pub(crate) fn run(id: u64, req: ShellRequest, stdin: Receiver<Vec<u8>>, out: &Out, jobs: &Jobs) {
+    let unregister = super::Unregister(jobs, id);
     let (mut master, mut slave) = (-1, -1);
     // SAFETY: openpty fills two descriptors.
     if unsafe {
@@ -106,15 +109,8 @@ pub(crate) fn run(id: u64, req: ShellRequest, out: &Out, jobs: &Jobs) {
         );
         return;
     };
-    let stdin = super::stdin_writer(File::from(writer));
-    jobs.lock().unwrap().insert(
-        id,
-        Job {
-            pgid: child.id() as i32,
-            stdin: Some(stdin),
-            pty: Some(master.as_raw_fd()),
-        },
-    );
+    super::stdin_writer(File::from(writer), stdin);
+    super::started(jobs, id, child.id() as i32, Some(master.as_raw_fd()));
     let out2 = out.clone();
     let pump = std::thread::spawn(move || {
         let mut f = File::from(reader);
@@ -138,7 +134,8 @@ pub(crate) fn run(id: u64, req: ShellRequest, out: &Out, jobs: &Jobs) {
     while !pump.is_finished() && std::time::Instant::now() < grace {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    jobs.lock().unwrap().remove(&id);
+    // Unregistered before the master closes: a late `resize` must not hit a reused descriptor.
+    drop(unregister);
     drop(master);
     match status {
         Ok(st) => out.send(

@@ -131,7 +131,12 @@ pub fn run(a: RunArgs) -> Result<u8> {
         Some(c) => {
             let req = ExecRequest { env, cwd, ..c.clone() };
             let deadline = Instant::now() + timeout.mul_f64(m.scale());
-            m.exec_until(&req, &mut to_host, Some(deadline))?.exit_code()
+            if a.stdin {
+                m.exec_with_stdin(&req, &mut to_host, Some(deadline), Box::new(std::io::stdin()))?
+                    .exit_code()
+            } else {
+                m.exec_until(&req, &mut to_host, Some(deadline))?.exit_code()
+            }
         }
         None => 0,
     };
@@ -367,7 +372,13 @@ pub fn exec(a: ExecArgs) -> Result<u8> {
         ..ExecRequest::argv(a.argv)
     };
     let deadline = Instant::now() + timeout.mul_f64(e.scale());
-    let res = vm::ops::exec(&c, &req, &mut to_host, Some(deadline)).map_err(|err| remote_err(&a.name, err))?;
+    let res = if a.stdin {
+        let c = std::sync::Arc::new(c);
+        vm::ops::exec_with_stdin(&c, &req, &mut to_host, Some(deadline), Box::new(std::io::stdin()))
+    } else {
+        vm::ops::exec(&c, &req, &mut to_host, Some(deadline))
+    };
+    let res = res.map_err(|err| remote_err(&a.name, err))?;
     Ok(res.exit_code().clamp(0, 255) as u8)
 }
 

@@ -298,6 +298,17 @@ impl Machine {
         ops::exec(&self.conn, req, sink, deadline).map_err(|e| self.explain(e))
     }
 
+    /// [`Machine::exec_until`], feeding `stdin` to the command.
+    pub fn exec_with_stdin(
+        &mut self,
+        req: &ExecRequest,
+        sink: &mut dyn FnMut(Stream, &[u8]),
+        deadline: Option<Instant>,
+        stdin: Box<dyn std::io::Read + Send>,
+    ) -> Result<ExecResult> {
+        ops::exec_with_stdin(&self.conn, req, sink, deadline, stdin).map_err(|e| self.explain(e))
+    }
+
     /// Copies a host file, directory or symlink to the absolute guest path `dest`.
     pub fn copy_in(&mut self, src: &Path, dest: &str) -> Result<()> {
         let deadline = Instant::now() + accel::scaled(Duration::from_secs(300), self.accel);

@@ -70,9 +70,60 @@ pub fn exec(
     sink: &mut dyn FnMut(Stream, &[u8]),
     deadline: Option<Instant>,
 ) -> Result<ExecResult> {
-    let budget = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    run_exec(Open::new(conn), req, sink, deadline, || {})
+}
+
+/// [`exec`], feeding `stdin` to the command (then end-of-file). The feeding thread is detached:
+/// a stdin that never ends does not hold the result back.
+pub fn exec_with_stdin(
+    conn: &std::sync::Arc<Conn>,
+    req: &ExecRequest,
+    sink: &mut dyn FnMut(Stream, &[u8]),
+    deadline: Option<Instant>,
+    mut stdin: Box<dyn std::io::Read + Send>,
+) -> Result<ExecResult> {
     let o = Open::new(conn);
+    let req = ExecRequest {
+        stdin: true,
+        ..req.clone()
+    };
+    let (id, c) = (o.id, conn.clone());
+    run_exec(o, &req, sink, deadline, move || {
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if c.send(
+                            id,
+                            &Request::Stdin {
+                                data: Bytes(buf[..n].to_vec()),
+                            },
+                        )
+                        .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = c.send(id, &Request::Eof);
+        });
+    })
+}
+
+fn run_exec(
+    o: Open<'_>,
+    req: &ExecRequest,
+    sink: &mut dyn FnMut(Stream, &[u8]),
+    deadline: Option<Instant>,
+    started: impl FnOnce(),
+) -> Result<ExecResult> {
+    let conn = o.conn;
+    let budget = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     conn.send(o.id, &Request::Exec(req.clone()))?;
+    started();
     loop {
         match next(&o.rx, deadline) {
             Ok(Some(Event::Stdout { data })) => sink(Stream::Stdout, &data.0),
