@@ -48,6 +48,12 @@ fn start_exec_cp_stop() {
     assert_eq!(stdout(&out), format!("{}\n", cwd.display()));
     assert_eq!(stderr(&out), "oops\n");
 
+    // A long-lived VM sees changes made on the host after it started.
+    std::fs::write(cwd.join("edited.txt"), "v1").unwrap();
+    assert_eq!(stdout(&orca(&["exec", "t-daemon", "--", "cat", "edited.txt"])), "v1");
+    std::fs::write(cwd.join("edited.txt"), "v2").unwrap();
+    assert_eq!(stdout(&orca(&["exec", "t-daemon", "--", "cat", "edited.txt"])), "v2");
+
     // stdin: piped into the command with --stdin, empty without it.
     let piped = |args: &[&str], input: &[u8]| {
         use std::io::Write;

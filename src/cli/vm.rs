@@ -230,7 +230,9 @@ fn daemon(a: StartArgs) -> Result<u8> {
         expires: vm::state::now() + ttl.as_secs(),
     };
     vm::state::write(&claim.dir, &st)?;
-    let cfg = setup::config(&plan, Some(&vm), &overrides(&a.vm)?, &root)?;
+    let mut cfg = setup::config(&plan, Some(&vm), &overrides(&a.vm)?, &root)?;
+    // Lives for hours while the host's files change: see them.
+    cfg.cache_root = false;
     (st.kernel, st.cpus, st.memory_mib) = (cfg.kernel.version.clone(), cfg.cpus, cfg.memory_mib);
     let mut m = boot(cfg)?;
     let env = setup::command_env(&[])?;
