@@ -568,6 +568,12 @@ pub fn main() -> ExitCode {
 
 /// Prints an error as `orca: error: <chain>` plus its hint.
 pub fn report_error(err: &anyhow::Error) {
+    if crate::process::interrupted() {
+        // The signal handler killed every child first, so whatever failed after it (a VM whose
+        // QEMU died, a clang killed midway) is a consequence, not the cause.
+        eprintln!("orca: interrupted; everything orca started has been stopped");
+        return;
+    }
     let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
     eprintln!("orca: error: {}", chain.join(": "));
     if let Some(h) = find_fail(err).and_then(|f| f.hint.as_ref()) {
