@@ -346,9 +346,13 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
-    /// Source: a host path or NAME:PATH.
+    /// Source: a host path or NAME:PATH. Guest paths are absolute, without `.` or `..`. A
+    /// relative host path must stay inside the current directory (no `..` out of it, no symlink
+    /// out of it); an absolute host path may not contain `..`.
     pub src: String,
-    /// Destination: a host path or NAME:PATH.
+    /// Destination: a host path or NAME:PATH. An existing folder receives the item inside it;
+    /// anything else at the destination is replaced. Items that would land outside the
+    /// destination (entries with `..`, absolute or escaping symlinks) refuse the whole copy.
     pub dest: String,
 }
 
