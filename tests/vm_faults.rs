@@ -178,3 +178,78 @@ fn unknown_kernels_and_missing_modules_fail_before_booting() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     vm.assert_clean();
 }
+
+#[test]
+fn a_kernel_without_9p_is_exit_5_before_booting() {
+    let Some(vm) = Vm::new() else { return };
+    // A synthetic kernel package: a config with everything orca needs except CONFIG_9P_FS.
+    let t = tempfile::tempdir().unwrap();
+    let pkg = t.path().join("pkg");
+    let release = "9.9.9-orca-test";
+    std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(pkg.join("boot")).unwrap();
+    std::fs::create_dir_all(pkg.join(format!("lib/modules/{release}/kernel"))).unwrap();
+    std::fs::write(
+        pkg.join("DEBIAN/control"),
+        "Package: linux-image-orca-test\nVersion: 1\nArchitecture: amd64\nMaintainer: orca\nDescription: test\n",
+    )
+    .unwrap();
+    std::fs::write(pkg.join(format!("boot/vmlinuz-{release}")), b"not really a kernel").unwrap();
+    let config: String = [
+        "BLK_DEV_INITRD",
+        "DEVTMPFS",
+        "BINFMT_ELF",
+        "BINFMT_SCRIPT",
+        "TMPFS",
+        "SERIAL_8250",
+        "SERIAL_8250_CONSOLE",
+        "PCI",
+        "ACPI",
+        "VIRTIO",
+        "VIRTIO_PCI",
+        "VIRTIO_MMIO",
+        "VIRTIO_CONSOLE",
+        "NET_9P",
+        "NET_9P_VIRTIO",
+        "OVERLAY_FS",
+    ]
+    .iter()
+    .map(|o| format!("CONFIG_{o}=y\n"))
+    .collect::<String>()
+        + "# CONFIG_9P_FS is not set\n";
+    std::fs::write(pkg.join(format!("boot/config-{release}")), config).unwrap();
+    std::fs::write(pkg.join(format!("lib/modules/{release}/modules.builtin")), "").unwrap();
+    let deb = t.path().join("k.deb");
+    let st = std::process::Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-b"])
+        .arg(&pkg)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "dpkg-deb: {}", String::from_utf8_lossy(&st.stderr));
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&deb).unwrap()))
+    };
+    let catalog = format!(
+        "schema_version = \"1.0\"\nkernel \"9.9\" {{\n  release = \"{release}\"\n  file {{\n    path = \"{}\"\n    sha256 = \"{sha}\"\n  }}\n}}\n",
+        deb.display()
+    );
+    let p = project(&[("configs/kernels.hcl", &catalog)]);
+    let start = Instant::now();
+    let out = vm
+        .orca()
+        .current_dir(p.path())
+        .args(["run", "--kernel", "9.9", "--", "true"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("CONFIG_9P_FS is not set"), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "refused before booting: {:?}",
+        start.elapsed()
+    );
+    vm.assert_clean();
+}
