@@ -169,9 +169,12 @@ fn unknown_kernels_and_missing_modules_fail_before_booting() {
     // A catalog entry whose bytes do not match their pin.
     let bad = "schema_version = \"1.0\"\nkernel \"9.1\" {\n  file {\n    path = \"bogus.deb\"\n    sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n  }\n}\n";
     let p = project(&[("configs/kernels.hcl", bad), ("bogus.deb", "not a kernel")]);
+    // Its own cache: nothing of the bogus kernel may land in the user's.
+    let cache = tempfile::tempdir().unwrap();
     let out = vm
         .orca()
         .current_dir(p.path())
+        .env("ORCA_CACHE_DIR", cache.path())
         .args(["run", "--kernel", "9.1", "--", "true"])
         .output()
         .unwrap();
@@ -237,9 +240,11 @@ fn a_kernel_without_9p_is_exit_5_before_booting() {
     );
     let p = project(&[("configs/kernels.hcl", &catalog)]);
     let start = Instant::now();
+    // Its own cache: the synthetic kernel must not land in the user's.
     let out = vm
         .orca()
         .current_dir(p.path())
+        .env("ORCA_CACHE_DIR", t.path().join("cache"))
         .args(["run", "--kernel", "9.9", "--", "true"])
         .output()
         .unwrap();

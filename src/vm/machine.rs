@@ -407,6 +407,9 @@ impl Machine {
             std::thread::sleep(Duration::from_millis(20));
         }
         let seen = self.qmp.seen();
+        if std::env::var_os("ORCA_VM_TRACE").is_some() {
+            eprintln!("orca: trace: QEMU {status:?}, QMP saw {seen:?}");
+        }
         diagnose(&self.name, status, &seen, &self.console, &self.qemu_log)
     }
 

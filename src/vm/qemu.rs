@@ -1,16 +1,23 @@
 //! The QEMU command line, trimmed for boot speed.
 //!
-//! Choices, measured under TCG on the project's kernels (see benches/boot.sh and the README):
+//! Choices, measured under TCG with `orca run --kernel 6.1 -- uname -r` (hyperfine, idle host,
+//! 2.55 s in all; see benches/boot.sh for the side-by-side figures):
+//! - The uncompressed vmlinux through its PVH entry (see `bootimage`) instead of the bzImage:
+//!   no in-guest decompression; 6.05 s → 2.78 s.
 //! - `-M microvm` when the kernel has virtio-mmio and ACPI (which describes the virtio-mmio
 //!   devices, since Debian kernels lack `VIRTIO_MMIO_CMDLINE_DEVICES`): no PCI bus to enumerate,
-//!   no SeaBIOS (qboot). ~1 s faster than q35. Otherwise q35 with virtio-pci.
-//! - The uncompressed vmlinux through its PVH entry (see `bootimage`): no in-guest decompression.
-//! - No NIC unless asked, no VGA, no default devices (`-nodefaults`), serial console to a file.
-//! - Kernel command line: `quiet` (every console byte is an emulated port write),
-//!   `tsc_early_khz` + `tsc=reliable` (no TSC calibration, which fails on a busy host and then
-//!   hangs a microvm), `cryptomgr.notests` (skips ~0.3 s of crypto self-tests), `no_timer_check`,
-//!   `panic=-1` with `-no-reboot` (a panic ends QEMU) and a pvpanic device (a panic is a QMP
-//!   event).
+//!   no SeaBIOS (qboot); 3.05 s on q35 → 2.78 s. Otherwise q35 with virtio-pci.
+//! - `cryptomgr.notests`: skips the crypto self-tests; 3.02 s → 2.78 s.
+//! - `tsc_early_khz` + `tsc=reliable` under TCG: no TSC calibration, which fails on a busy host
+//!   and then leaves a microvm without a clock (it hangs).
+//! - No NIC unless asked, no VGA, no default devices (`-nodefaults`). The serial console goes to
+//!   a file; with a file behind it, `quiet` saved nothing measurable, so the kernel's full log
+//!   is there for failure messages.
+//! - `panic=-1` with `-no-reboot` (a panic ends QEMU) and a pvpanic device (a panic is a QMP
+//!   event, `GUEST_PANICKED`).
+//! - Measured and left out: `rodata=off` (−0.1 s, but changes kernel memory protections),
+//!   `mitigations=off` (changes what the BPF verifier does). A second vCPU costs nothing on an
+//!   idle host but ~0.9 s when the host is busy, so VMs without a spec get one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,9 +76,9 @@ pub struct Spec {
 
 /// The kernel command line for a boot.
 pub fn kernel_cmdline(accel: Resolved, tsc_khz: Option<u64>) -> String {
-    let mut c = String::from("console=ttyS0 quiet panic=-1 8250.nr_uarts=1 cryptomgr.notests no_timer_check");
+    let mut c = String::from("console=ttyS0 panic=-1 8250.nr_uarts=1 cryptomgr.notests no_timer_check");
     if let Ok(extra) = std::env::var("ORCA_VM_CMDLINE") {
-        // For debugging and measuring: e.g. `printk.time=1 loglevel=7`, or `-quiet` to drop `quiet`.
+        // For debugging and measuring: extra words (`printk.time=1`), or `-WORD` to drop one.
         for word in extra.split_whitespace() {
             match word.strip_prefix('-') {
                 Some(drop) => c = c.split(' ').filter(|w| *w != drop).collect::<Vec<_>>().join(" "),
