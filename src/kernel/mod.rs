@@ -228,6 +228,9 @@ pub struct CacheState {
     pub unpacked: bool,
     /// Size of the unpacked tree as written (without decompressed modules).
     pub unpacked_bytes: u64,
+    /// The release read from the unpacked tree. Not serialized: `orca kernel list` flattens this
+    /// struct beside the catalog's own `release`, and a second `release` key would shadow it.
+    #[serde(skip)]
     pub release: Option<String>,
 }
 
