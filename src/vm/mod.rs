@@ -42,6 +42,7 @@ pub mod accel;
 pub mod bootimage;
 pub mod conn;
 pub mod daemon;
+pub mod diagnose;
 pub mod initramfs;
 pub mod machine;
 pub mod ops;
