@@ -271,3 +271,90 @@ fn out_pid(stage: &str) -> u32 {
         .parse()
         .unwrap()
 }
+
+/// `--kernels` removes every kernel-derived area and nothing else, `--cache` the build areas,
+/// `--all` the rest; each removed area is reported with the space it used, and the total freed
+/// is their sum. The area list is the one `orca status` reports from the same cache root.
+#[test]
+fn clean_removes_every_cache_area_of_its_scope_and_reports_the_space() {
+    let p = Project::new("ebpf-basic", "proj");
+    let kernel_areas = ["kernels", "apt", "vmlinux", "initramfs", "accel"];
+    let build_areas = ["objects", "results"];
+    let all_areas = [&kernel_areas[..], &build_areas[..], &["toolchain"]].concat();
+    for (i, area) in all_areas.iter().enumerate() {
+        // Distinct sizes, in a nested directory as the real areas have.
+        let dir = p.cache.join(area).join("v1").join("entry");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("data"), vec![0x5a; (i + 1) * 37 * 1024]).unwrap();
+        std::fs::write(p.cache.join(area).join("top"), b"x").unwrap();
+    }
+
+    let out = p.orca(&["status", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut listed: Vec<&str> = status["caches"]["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    listed.sort();
+    let mut expected = all_areas.clone();
+    expected.sort();
+    assert_eq!(listed, expected, "orca status lists every area");
+
+    let used: Vec<u64> = kernel_areas.iter().map(|a| disk_usage(&p.cache.join(a))).collect();
+    let out = p.orca(&["clean", "--kernels"]);
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    for (area, bytes) in kernel_areas.iter().zip(&used) {
+        assert!(!p.cache.join(area).exists(), "{area} is removed");
+        let line = format!("removed {}/ ({})", p.cache.join(area).display(), human(*bytes));
+        assert!(said.contains(&line), "`{line}` in:\n{said}");
+    }
+    assert!(said.contains(&format!("freed {}", human(used.iter().sum()))), "{said}");
+    for area in build_areas.iter().chain(&["toolchain"]) {
+        assert!(p.cache.join(area).exists(), "{area} stays with --kernels");
+    }
+
+    let used: u64 = build_areas.iter().map(|a| disk_usage(&p.cache.join(a))).sum();
+    let out = p.orca(&["clean", "--cache"]);
+    let said = text(&out.stderr);
+    assert!(said.contains(&format!("freed {}", human(used))), "{said}");
+    assert!(build_areas.iter().all(|a| !p.cache.join(a).exists()), "{said}");
+    assert!(p.cache.join("toolchain").exists());
+
+    let used = disk_usage(&p.cache);
+    let out = p.orca(&["clean", "--all"]);
+    let said = text(&out.stderr);
+    assert!(said.contains(&format!("freed {}", human(used))), "{said}");
+    assert!(!p.cache.exists());
+}
+
+/// Allocated blocks, each inode once: what clean counts as freed.
+fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::symlink_metadata(path).unwrap();
+    let mut total = md.blocks() * 512;
+    if md.is_dir() {
+        for e in std::fs::read_dir(path).unwrap().flatten() {
+            total += disk_usage(&e.path());
+        }
+    }
+    total
+}
+
+/// The figure as `orca` prints sizes (1024-based, one decimal).
+fn human(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB"];
+    let (mut v, mut u) = (n as f64, 0);
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}

@@ -7,12 +7,28 @@ use anyhow::Result;
 use crate::error::Exit;
 use crate::error::Fail;
 
-/// Which groups of files to remove. Build outputs are always removed.
+/// Cache areas (`paths::cache_dir(area)`) that `--cache` removes: what builds and runs produce.
+pub const BUILD_AREAS: [&str; 2] = [
+    "objects", // build::cache, compiled objects by content
+    "results", // run::cache and run::pipeline::cache, cell and stage results
+];
+
+/// Cache areas that `--kernels` removes: everything fetched for, or derived from, a kernel.
+pub const KERNEL_AREAS: [&str; 5] = [
+    "kernels",   // kernel::fetch and kernel::unpack, downloaded parts and unpacked trees
+    "apt",       // kernel::apt, the private apt state that downloads Debian kernel packages
+    "vmlinux",   // vm::bootimage, PVH-bootable images extracted from a kernel's bzImage
+    "initramfs", // vm::initramfs, images built from a kernel's modules
+    "accel",     // vm::accel, whether KVM works on this host, found by booting a kernel
+];
+
+/// Which groups of files to remove. Build outputs are always removed. Areas in neither list
+/// (`toolchain`, clang probes memoized by stat) go only with `all`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Scope {
-    /// The object and result caches.
+    /// The object and result caches ([`BUILD_AREAS`]).
     pub cache: bool,
-    /// Downloaded kernels and built initramfs images.
+    /// Downloaded kernels and everything derived from them ([`KERNEL_AREAS`]).
     pub kernels: bool,
     /// Everything under the cache root.
     pub all: bool,
@@ -44,10 +60,10 @@ pub fn targets(root: &Path, out_dir: Option<&Path>, scope: Scope) -> Result<Vec<
     }
     let mut areas = Vec::new();
     if scope.cache {
-        areas.extend(["objects", "results"]);
+        areas.extend(BUILD_AREAS);
     }
     if scope.kernels {
-        areas.extend(["kernels", "initramfs"]);
+        areas.extend(KERNEL_AREAS);
     }
     paths.extend(areas.iter().map(|a| cache.join(a)));
     Ok(paths)
@@ -121,7 +137,44 @@ mod tests {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["objects", "results", "kernels", "initramfs"]);
+        assert_eq!(
+            names,
+            ["objects", "results", "kernels", "apt", "vmlinux", "initramfs", "accel"]
+        );
+    }
+
+    /// Every area some code opens with `paths::cache_dir` is classified, so a new area cannot
+    /// silently escape `--kernels` or `--cache`.
+    #[test]
+    fn every_cache_area_in_the_source_is_classified() {
+        let only_all = ["toolchain"];
+        let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        let mut found = std::collections::BTreeSet::new();
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    for (_, rest) in text
+                        .match_indices("cache_dir(\"")
+                        .map(|(i, m)| (i, &text[i + m.len()..]))
+                    {
+                        if let Some(end) = rest.find('"') {
+                            found.insert(rest[..end].to_string());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found.contains("kernels") && found.contains("objects"), "{found:?}");
+        for area in &found {
+            let known = BUILD_AREAS.contains(&area.as_str())
+                || KERNEL_AREAS.contains(&area.as_str())
+                || only_all.contains(&area.as_str());
+            assert!(known, "cache area `{area}` is in neither BUILD_AREAS nor KERNEL_AREAS");
+        }
     }
 
     #[test]
