@@ -4,6 +4,8 @@
 //! (`build`, `kernel`, `vm`, `run` for native; `nix` for the flake) → `report`.
 //! No layer reaches back up: a spec never starts a VM and a backend never parses HCL.
 
+/// The guest agent runs inside Linux guests only.
+#[cfg(target_os = "linux")]
 pub mod agent;
 pub mod build;
 pub mod cli;
@@ -14,10 +16,12 @@ pub mod nix;
 pub mod paths;
 pub mod plan;
 pub mod process;
+#[cfg(target_os = "linux")]
 pub mod programs;
 pub mod report;
 pub mod run;
 pub mod spec;
+#[cfg(target_os = "linux")]
 pub mod suite;
 pub mod ui;
 pub mod vm;

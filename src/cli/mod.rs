@@ -597,7 +597,47 @@ fn prints_only(cmd: &Command) -> bool {
     )
 }
 
+/// The commands that boot guests or load programs into the running kernel. The guest's root is
+/// the host's own file system and programs load through bpf(2), so these need a Linux host; on
+/// other systems `validate`, `plan`, `gen`, `status` and the nix backend work.
+fn needs_linux(cmd: &Command) -> Option<&'static str> {
+    Some(match cmd {
+        Command::Run(_) => "run",
+        Command::Start(_) => "start",
+        Command::Stop(_) => "stop",
+        Command::Exec(_) => "exec",
+        Command::Cp(_) => "cp",
+        Command::Shell(_) => "shell",
+        Command::Test(_) => "test",
+        Command::Matrix(MatrixCommand::Run(a)) if a.backend == Backend::Native => "matrix run",
+        Command::Pipeline(_) => "pipeline run",
+        Command::Install(_) => "install",
+        Command::Uninstall(_) => "uninstall",
+        Command::Agent(_) => "agent",
+        Command::Suite(_) => "suite",
+        _ => return None,
+    })
+}
+
+/// The error for a Linux-only command on another system.
+pub fn linux_only(command: &str) -> anyhow::Error {
+    crate::error::usage(
+        format!(
+            "`orca {command}` needs a Linux host (guests share the host's root file system, and programs load \
+             through bpf(2)); this is {}",
+            std::env::consts::OS
+        ),
+        "on macOS, build and test through the flake: `orca build --backend nix`, `orca matrix run --backend nix` \
+         (with a nix-darwin linux-builder; see docs/nix.md)",
+    )
+}
+
 fn dispatch(cmd: Command) -> anyhow::Result<u8> {
+    if !cfg!(target_os = "linux")
+        && let Some(command) = needs_linux(&cmd)
+    {
+        return Err(linux_only(command));
+    }
     match cmd {
         Command::Validate(a) => validate::run(a),
         Command::Plan(a) => plan_cmd::run(a),
@@ -622,8 +662,14 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
             clap_complete::generate(a.shell, &mut Cli::command(), "orca", &mut std::io::stdout());
             Ok(0)
         }
+        #[cfg(target_os = "linux")]
         Command::Agent(a) => crate::agent::main(a.port),
+        #[cfg(not(target_os = "linux"))]
+        Command::Agent(_) => Err(linux_only("agent")),
+        #[cfg(target_os = "linux")]
         Command::Suite(a) => crate::suite::main(a),
+        #[cfg(not(target_os = "linux"))]
+        Command::Suite(_) => Err(linux_only("suite")),
     }
 }
 

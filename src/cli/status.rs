@@ -3,7 +3,9 @@
 use anyhow::Result;
 
 use super::{InstallArgs, StatusArgs, UninstallArgs};
-use crate::install::{self, InstallOptions, What};
+use crate::install;
+#[cfg(target_os = "linux")]
+use crate::install::{InstallOptions, What};
 
 pub fn run(a: StatusArgs) -> Result<u8> {
     let root = crate::paths::project_root();
@@ -24,6 +26,17 @@ pub fn run(a: StatusArgs) -> Result<u8> {
     Ok(0)
 }
 
+#[cfg(not(target_os = "linux"))]
+pub fn install(_: InstallArgs) -> Result<u8> {
+    Err(super::linux_only("install"))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn uninstall(_: UninstallArgs) -> Result<u8> {
+    Err(super::linux_only("uninstall"))
+}
+
+#[cfg(target_os = "linux")]
 pub fn install(a: InstallArgs) -> Result<u8> {
     let root = crate::paths::project_root();
     let objects = a.objects.unwrap_or_else(|| {
@@ -50,6 +63,7 @@ pub fn install(a: InstallArgs) -> Result<u8> {
     Ok(0)
 }
 
+#[cfg(target_os = "linux")]
 pub fn uninstall(a: UninstallArgs) -> Result<u8> {
     match install::uninstall(&a.pin_dir)? {
         Some(m) => {

@@ -117,6 +117,7 @@ impl Manifest {
 /// Undoes a manifest: links first (removing a link's last pin detaches it), then programs and
 /// maps, then a clsact qdisc install added, then the folders it created if they are empty.
 /// Returns what could not be undone.
+#[cfg(target_os = "linux")]
 pub fn undo(m: &Manifest) -> Vec<String> {
     let mut problems = Vec::new();
     let order = [What::Link, What::Program, What::Map, What::Qdisc];

@@ -13,15 +13,16 @@
 //! a state file beside it ([`manifest::state_file`]). `orca uninstall` removes what the manifest
 //! lists and nothing else.
 
+#[cfg(target_os = "linux")]
 pub mod host;
+#[cfg(target_os = "linux")]
 mod load;
 pub mod manifest;
 pub mod status;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Result;
-
+#[cfg(target_os = "linux")]
 pub use load::install;
 pub use manifest::{Manifest, Pinned, What};
 
@@ -42,7 +43,8 @@ pub struct InstallOptions {
 /// Removes everything the manifest for `pin_dir` lists: links first (which detaches them), then
 /// programs and maps, then the folders install created if they are empty. Returns the manifest
 /// that was undone, or `None` when nothing was installed there.
-pub fn uninstall(pin_dir: &Path) -> Result<Option<Manifest>> {
+#[cfg(target_os = "linux")]
+pub fn uninstall(pin_dir: &std::path::Path) -> anyhow::Result<Option<Manifest>> {
     host::check_can_load()?;
     let Some(m) = Manifest::read(pin_dir)? else {
         return Ok(None);

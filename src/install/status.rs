@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+#[cfg(target_os = "linux")]
 use super::manifest::{Manifest, What};
 use crate::plan::Toolchain;
 
@@ -114,6 +115,23 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().trim_end_matches(':').to_string()
 }
 
+/// On other systems nothing can be loaded, so nothing is installed: said, not guessed.
+#[cfg(not(target_os = "linux"))]
+fn installed(pin_dir: &Path) -> Installed {
+    Installed {
+        pin_dir: pin_dir.to_path_buf(),
+        installed_at: None,
+        programs: vec![],
+        maps: vec![],
+        links: vec![],
+        note: Some(format!(
+            "eBPF programs load on Linux only; nothing is installed on {}",
+            std::env::consts::OS
+        )),
+    }
+}
+
+#[cfg(target_os = "linux")]
 fn installed(pin_dir: &Path) -> Installed {
     let mut out = Installed {
         pin_dir: pin_dir.to_path_buf(),
