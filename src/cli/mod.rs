@@ -683,6 +683,34 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// What works on macOS is exactly what needs neither guests nor bpf(2).
+    #[test]
+    fn linux_only_commands() {
+        let needs = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["orca"], args].concat()).expect(&args.join(" "));
+            needs_linux(&cli.command)
+        };
+        for portable in [
+            &["validate"][..],
+            &["plan"],
+            &["gen", "--check"],
+            &["status"],
+            &["build"],
+            &["build", "--backend", "nix"],
+            &["matrix", "run", "--backend", "nix"],
+            &["kernel", "list"],
+            &["clean", "--all"],
+        ] {
+            assert_eq!(needs(portable), None, "{portable:?}");
+        }
+        assert_eq!(needs(&["matrix", "run"]), Some("matrix run"));
+        assert_eq!(needs(&["run", "--", "true"]), Some("run"));
+        assert_eq!(needs(&["install"]), Some("install"));
+        assert_eq!(needs(&["test"]), Some("test"));
+        let e = format!("{:#}", linux_only("install"));
+        assert!(e.contains("`orca install` needs a Linux host"), "{e}");
+    }
+
     #[test]
     fn every_subcommand_has_examples() {
         let cmd = Cli::command();
