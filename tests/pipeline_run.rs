@@ -241,3 +241,23 @@ fn ctrl_c_ends_every_stage_and_leaves_nothing_running() {
         .collect();
     assert!(left.is_empty(), "still running: {left:?}");
 }
+
+#[test]
+fn a_stage_whose_kernel_is_unavailable_fails_the_pipeline_with_exit_4() {
+    let p = Project::new("unavailable-kernel.hcl");
+    let (code, r) = p.run(&[]);
+    assert_eq!(code, 4, "{r:#}");
+    assert_eq!(outcome(&r, "build"), "pass");
+    assert_eq!(outcome(&r, "integration"), "unavailable");
+    assert!(
+        stage(&r, "integration")["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing/vmlinuz"),
+        "{r:#}"
+    );
+    assert_eq!(outcome(&r, "report"), "skip");
+    let out = p.orca(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stage integration could not run"), "{stderr}");
+}

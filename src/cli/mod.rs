@@ -687,7 +687,7 @@ mod tests {
     #[test]
     fn linux_only_commands() {
         let needs = |args: &[&str]| {
-            let cli = Cli::try_parse_from([&["orca"], args].concat()).expect(&args.join(" "));
+            let cli = Cli::try_parse_from([&["orca"], args].concat()).unwrap_or_else(|e| panic!("{args:?}: {e}"));
             needs_linux(&cli.command)
         };
         for portable in [

@@ -61,7 +61,27 @@ pub fn run(a: PipelineRunArgs) -> Result<u8> {
         "stage logs are in {}",
         root.join("build/pipeline/logs").display()
     ));
-    Ok(report.exit_code())
+    Ok(exit_code(&report))
+}
+
+/// The report's exit code, except that a stage which could not run fails the pipeline. A matrix
+/// reports a cell whose kernel the host cannot provide as n/a and passes; a pipeline promises that
+/// every stage ran, and its dependants were skipped, so it exits 4 (kernel unavailable) instead.
+fn exit_code(report: &crate::report::Report) -> u8 {
+    let code = report.exit_code();
+    let unavailable: Vec<_> = report
+        .cells
+        .iter()
+        .filter(|c| c.outcome == crate::report::Outcome::Unavailable)
+        .collect();
+    if code != 0 || unavailable.is_empty() {
+        return code;
+    }
+    for c in &unavailable {
+        let why = c.message.as_deref().unwrap_or("its kernel is unavailable");
+        crate::ui::warn(format!("stage {} could not run: {why}", c.id));
+    }
+    crate::error::Exit::KernelUnavailable.code()
 }
 
 fn absolute(p: &Path) -> PathBuf {
