@@ -4,7 +4,8 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use std::sync::mpsc::Receiver;
@@ -112,17 +113,28 @@ pub(crate) fn run(id: u64, req: ExecRequest, stdin: Receiver<Vec<u8>>, out: &Out
     })
     .collect();
     let status = child.wait();
-    // Output written before the exit arrives before `exit`. A background process that keeps the
-    // pipes open does not hold the result back for more than a moment.
+    settle(readers);
+    send_end(out, id, status, "the command");
+}
+
+/// Gives the output pumps up to 200 ms to drain after the job exited, so that output written
+/// before the exit arrives before `exit`, while a background process that keeps the pipes (or
+/// the pty) open does not hold the result back for more than a moment.
+pub(super) fn settle(pumps: Vec<JoinHandle<()>>) {
     let grace = Instant::now() + Duration::from_millis(200);
-    for r in readers {
-        while !r.is_finished() && Instant::now() < grace {
+    for p in pumps {
+        while !p.is_finished() && Instant::now() < grace {
             std::thread::sleep(Duration::from_millis(2));
         }
-        if r.is_finished() {
-            let _ = r.join();
+        if p.is_finished() {
+            let _ = p.join();
         }
     }
+}
+
+/// Sends the end of job `id`: its exit code or signal, or an error when waiting for `what`
+/// failed.
+pub(super) fn send_end(out: &Out, id: u64, status: std::io::Result<ExitStatus>, what: &str) {
     match status {
         Ok(st) => out.send(
             id,
@@ -134,7 +146,7 @@ pub(crate) fn run(id: u64, req: ExecRequest, stdin: Receiver<Vec<u8>>, out: &Out
         Err(e) => out.send(
             id,
             &Event::Error {
-                message: format!("waiting for the command: {e}"),
+                message: format!("waiting for {what}: {e}"),
             },
         ),
     }

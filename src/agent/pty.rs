@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use std::sync::mpsc::Receiver;
@@ -130,26 +130,9 @@ pub(crate) fn run(id: u64, req: ShellRequest, stdin: Receiver<Vec<u8>>, out: &Ou
     });
     let status = child.wait();
     // A background job may keep the pty open; it does not hold the exit back for long.
-    let grace = std::time::Instant::now() + std::time::Duration::from_millis(200);
-    while !pump.is_finished() && std::time::Instant::now() < grace {
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    super::exec::settle(vec![pump]);
     // Unregistered before the master closes: a late `resize` must not hit a reused descriptor.
     drop(unregister);
     drop(master);
-    match status {
-        Ok(st) => out.send(
-            id,
-            &Event::Exit {
-                code: st.code(),
-                signal: st.signal(),
-            },
-        ),
-        Err(e) => out.send(
-            id,
-            &Event::Error {
-                message: format!("waiting for the shell: {e}"),
-            },
-        ),
-    }
+    super::exec::send_end(out, id, status, "the shell");
 }
