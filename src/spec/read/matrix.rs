@@ -2,6 +2,7 @@
 //! `test { parallel timeout commands vm expect "GLOB" { min_kernel reason } }`.
 
 use super::fields::{At, Cx, Fields};
+use super::named::{self, Words};
 use crate::spec::model::{EntrySpec, ExpectSpec, MatrixSpec, Specs, TestBlockSpec};
 use crate::spec::syntax::{Block, Kind};
 
@@ -42,73 +43,49 @@ pub fn read(cx: &mut Cx, top: &Fields, out: &mut Specs) {
 }
 
 fn read_entries(cx: &mut Cx, m: &crate::spec::syntax::Expr) -> Option<Vec<EntrySpec>> {
-    let items = cx.list(m, "test_matrix")?;
-    if items.is_empty() {
+    let words = Words {
+        attr: "test_matrix",
+        kind: "test_matrix",
+        one: "entry",
+        each: "`test_matrix` entry",
+        many: "matrix entries",
+        example: "{ name = \"6.1\" image = \"host\" kernel_version = \"6.1\" }",
+    };
+    named::read(cx, m, &words, read_entry, |e| &e.name)
+}
+
+fn read_entry(cx: &mut Cx, f: &Fields) -> Option<EntrySpec> {
+    f.check(cx, &[], &[]);
+    let kernel_expr = f.require(cx, "kernel_version", "kernel_version = \"6.1\"");
+    let kernel = kernel_expr.and_then(|e| {
+        Some(At {
+            value: cx.version(e, "kernel_version")?,
+            loc: cx.loc(e.span.clone()),
+        })
+    });
+    let image = match f.get("image") {
+        Some(e) => cx.name(e, "image"),
+        None => Some(At {
+            value: "host".into(),
+            loc: cx.loc(f.span.clone()),
+        }),
+    };
+    let name = match f.get("name") {
+        Some(e) => cx.name(e, "name"),
+        None => kernel.clone(),
+    };
+    let (Some(name), Some(image), Some(kernel)) = (name, image, kernel) else {
+        return None;
+    };
+    if name.value.contains('/') {
         cx.error(
-            m.span.clone(),
-            "`test_matrix` is empty",
-            "list at least one entry: { name = \"6.1\" image = \"host\" kernel_version = \"6.1\" }",
+            name.loc.span.clone(),
+            format!("entry name \"{}\" contains `/`", name.value),
+            "cell ids are `<name>/<command index>`; choose a name without `/`",
         );
+        return None;
     }
-    let mut entries: Vec<EntrySpec> = Vec::new();
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for item in &items {
-        let Kind::Object(attrs) = &item.kind else {
-            let msg = format!(
-                "each `test_matrix` entry must be an object, found {}",
-                item.kind.type_name()
-            );
-            cx.error(
-                item.span.clone(),
-                msg,
-                "write { name = \"6.1\" image = \"host\" kernel_version = \"6.1\" }",
-            );
-            continue;
-        };
-        let f = Fields::object("test_matrix", item.span.clone(), attrs);
-        f.check(cx, &[], &[]);
-        let kernel_expr = f.require(cx, "kernel_version", "kernel_version = \"6.1\"");
-        let kernel = kernel_expr.and_then(|e| {
-            Some(At {
-                value: cx.version(e, "kernel_version")?,
-                loc: cx.loc(e.span.clone()),
-            })
-        });
-        let image = match f.get("image") {
-            Some(e) => cx.name(e, "image"),
-            None => Some(At {
-                value: "host".into(),
-                loc: cx.loc(item.span.clone()),
-            }),
-        };
-        let name = match f.get("name") {
-            Some(e) => cx.name(e, "name"),
-            None => kernel.clone(),
-        };
-        let (Some(name), Some(image), Some(kernel)) = (name, image, kernel) else {
-            continue;
-        };
-        if name.value.contains('/') {
-            cx.error(
-                name.loc.span.clone(),
-                format!("entry name \"{}\" contains `/`", name.value),
-                "cell ids are `<name>/<command index>`; choose a name without `/`",
-            );
-            continue;
-        }
-        if let Some(&first) = seen.get(&name.value) {
-            let line = cx.line_of(&entries[first].name.loc.span);
-            cx.error(
-                name.loc.span.clone(),
-                format!("two matrix entries are named \"{}\" (first at line {line})", name.value),
-                "give each entry its own name",
-            );
-            continue;
-        }
-        seen.insert(name.value.clone(), entries.len());
-        entries.push(EntrySpec { name, image, kernel });
-    }
-    Some(entries)
+    Some(EntrySpec { name, image, kernel })
 }
 
 fn read_test(cx: &mut Cx, b: &Block) -> Option<TestBlockSpec> {

@@ -4,6 +4,7 @@
 mod catalog;
 pub mod fields;
 mod matrix;
+mod named;
 mod pipeline;
 mod vm;
 

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use super::fields::{At, Cx, Fields};
+use super::named::{self, Words};
 use crate::spec::graph::find_cycle;
 use crate::spec::model::{PipelineSpec, StageSpec};
-use crate::spec::syntax::{Block, Expr, Kind};
+use crate::spec::syntax::{Block, Expr};
 
 pub fn read(cx: &mut Cx, b: &Block) -> Option<PipelineSpec> {
     cx.labels(b, 0, "pipeline { name = \"...\" stages = [ ... ] }");
@@ -17,41 +18,15 @@ pub fn read(cx: &mut Cx, b: &Block) -> Option<PipelineSpec> {
         "stages",
         "stages = [ { name = \"build\" commands = [\"orca build\"] } ]",
     )?;
-    let items = cx.list(stages_expr, "stages")?;
-    if items.is_empty() {
-        cx.error(
-            stages_expr.span.clone(),
-            "`stages` is empty",
-            "list at least one stage: { name = \"build\" commands = [\"orca build\"] }",
-        );
-    }
-    let mut stages: Vec<StageSpec> = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for item in &items {
-        let Kind::Object(attrs) = &item.kind else {
-            let msg = format!("each stage must be an object, found {}", item.kind.type_name());
-            cx.error(
-                item.span.clone(),
-                msg,
-                "write { name = \"build\" commands = [\"orca build\"] }",
-            );
-            continue;
-        };
-        let Some(stage) = read_stage(cx, &Fields::object("stage", item.span.clone(), attrs)) else {
-            continue;
-        };
-        if let Some(&first) = seen.get(&stage.name.value) {
-            let line = cx.line_of(&stages[first].name.loc.span);
-            cx.error(
-                stage.name.loc.span.clone(),
-                format!("two stages are named \"{}\" (first at line {line})", stage.name.value),
-                "give each stage its own name",
-            );
-            continue;
-        }
-        seen.insert(stage.name.value.clone(), stages.len());
-        stages.push(stage);
-    }
+    let words = Words {
+        attr: "stages",
+        kind: "stage",
+        one: "stage",
+        each: "stage",
+        many: "stages",
+        example: "{ name = \"build\" commands = [\"orca build\"] }",
+    };
+    let stages = named::read(cx, stages_expr, &words, read_stage, |s| &s.name)?;
     check_dependencies(cx, &stages);
     Some(PipelineSpec { name: name?, stages })
 }
