@@ -18,7 +18,8 @@ use crate::error::{Exit, Fail};
 use crate::fail;
 use crate::plan::{Cell, Plan};
 use crate::process;
-use crate::report::{CellResult, Outcome, Report};
+use crate::report::{Outcome, Report};
+use crate::run::classify::bare;
 
 /// The system the matrix checks are defined for (the catalog's kernels are x86_64 kernels).
 pub const MATRIX_SYSTEM: &str = "x86_64-linux";
@@ -148,7 +149,7 @@ pub fn run_matrix_with(nix: &Nix, root: &Path, plan: &Plan, cells: &[Cell]) -> R
         process::check_interrupted()?;
         let attr = super::generate::check_attr(&cell.id);
         if let Some(reason) = unavailable.get(&attr) {
-            results.push(not_run(cell, Outcome::Unavailable, reason.clone()));
+            results.push(bare(cell, &cell.command, Outcome::Unavailable, Some(reason.clone())));
             continue;
         }
         let installable = format!(".#checks.{MATRIX_SYSTEM}.{attr}.results");
@@ -170,7 +171,7 @@ pub fn run_matrix_with(nix: &Nix, root: &Path, plan: &Plan, cells: &[Cell]) -> R
             // nixpkgs unreachable, Nix missing, an interrupt: the run cannot go on.
             Err(e) if stops_the_run(&e) => return Err(e),
             // The VM or the suite broke (boot failure, timeout, no report): an error of this cell.
-            Err(e) => not_run(cell, Outcome::Error, format!("{e:#}")),
+            Err(e) => bare(cell, &cell.command, Outcome::Error, Some(format!("{e:#}"))),
         };
         step.done(result.outcome.label());
         results.push(result);
@@ -182,21 +183,6 @@ pub fn run_matrix_with(nix: &Nix, root: &Path, plan: &Plan, cells: &[Cell]) -> R
         wall_ms: start.elapsed().as_millis() as u64,
         cells: results,
     })
-}
-
-fn not_run(cell: &Cell, outcome: Outcome, message: String) -> CellResult {
-    CellResult {
-        id: cell.id.clone(),
-        kernel: Some(cell.kernel.clone()),
-        release: None,
-        command: cell.command.clone(),
-        outcome,
-        duration_ms: 0,
-        cached: false,
-        tests: Vec::new(),
-        message: Some(message),
-        output: None,
-    }
 }
 
 fn stops_the_run(e: &anyhow::Error) -> bool {
