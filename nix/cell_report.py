@@ -1,7 +1,7 @@
 # One matrix cell's report: `orca suite --json` output (or a plain command's exit status) turned
 # into JUnit, with the kernel expectations applied the way orca's native backend applies them.
 #
-# The NixOS test script of every cell (nix/matrix.nix) starts with this file, then calls
+# The NixOS test script of every cell (nix/cell-test.nix) starts with this file, then calls
 # `write_cell_report`. orca's tests run it directly with python3 on sample suite output, and parse
 # what it writes with the same code `orca matrix run --backend nix` uses. Standard library only:
 # it runs inside the NixOS test driver.
@@ -16,7 +16,7 @@ def expected_failure(name: str, expectations: List[Dict[str, Any]]) -> Optional[
     """The first expectation that marks `name` as expected to fail on this cell's kernel.
 
     The list holds only expectations whose min_kernel is above the cell's kernel: the Nix side
-    (nix/lib/cells.nix, `expectationsFor`) picks those, so only the glob is matched here.
+    (nix/lib/matrix.nix, `expectationsFor`) picks those, so only the glob is matched here.
     """
     for e in expectations:
         if fnmatch.fnmatchcase(name, e["test"]):
