@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 
-use super::protocol::{self, Event, Request};
+use serde::de::DeserializeOwned;
+
+use super::protocol::{self, Envelope, Event, Request};
 
 /// What a request's receiver gets.
 #[derive(Debug)]
@@ -143,22 +145,30 @@ impl Drop for Conn {
     }
 }
 
-fn read_loop(mut reader: BufReader<UnixStream>, shared: &Shared) {
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let Ok(env) = protocol::decode::<Event>(&line) else {
-            // Not ours (e.g. noise before the agent started); skip it.
-            continue;
-        };
+fn read_loop(reader: BufReader<UnixStream>, shared: &Shared) {
+    for env in envelopes::<Event>(reader) {
         let routes = shared.routes.lock().unwrap();
         if let Some(tx) = routes.get(&env.id) {
             let _ = tx.send(Incoming::Event(env.body));
         }
     }
     shared.set_down();
+}
+
+/// The envelopes read from `reader`, one JSON line each, until the stream ends or fails. Lines
+/// that do not decode as `T` are skipped: they are not ours (e.g. noise before the agent started).
+pub(super) fn envelopes<T: DeserializeOwned>(mut reader: impl BufRead) -> impl Iterator<Item = Envelope<T>> {
+    let mut line = Vec::new();
+    std::iter::from_fn(move || {
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+            if let Ok(env) = protocol::decode::<T>(&line) {
+                return Some(env);
+            }
+        }
+    })
 }

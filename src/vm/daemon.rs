@@ -7,7 +7,7 @@
 //! never see each other's traffic. A client that disconnects has its running commands killed.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::conn::{Conn, Incoming};
+use super::conn::{Conn, Incoming, envelopes};
 use super::protocol::{self, Event, Request};
 use super::{Machine, state};
 
@@ -76,17 +76,7 @@ fn client(stream: UnixStream, conn: &Arc<Conn>, stop: &AtomicBool) {
     let Ok(w) = stream.try_clone() else { return };
     let writer = Arc::new(Mutex::new(w));
     let mut ids: HashMap<u64, u64> = HashMap::new();
-    let mut reader = BufReader::new(stream);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let Ok(env) = protocol::decode::<Request>(&line) else {
-            continue;
-        };
+    for env in envelopes::<Request>(BufReader::new(stream)) {
         let starts = matches!(
             env.body,
             Request::Exec(_) | Request::Shell(_) | Request::Put { .. } | Request::Get { .. }
