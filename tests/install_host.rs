@@ -5,8 +5,12 @@
 //! Needs root and a mounted /sys/fs/bpf. Without them the test says why and skips, unless CI is
 //! set, where it fails.
 
+mod install_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use install_support::compile_objects;
 
 fn orca(args: &[&str], state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_orca"))
@@ -40,38 +44,6 @@ fn prerequisites() -> Option<String> {
         return Some("no BPF filesystem at /sys/fs/bpf".into());
     }
     None
-}
-
-/// Compiles ebpf/*.c the way `orca build` does, into `out`.
-fn compile_objects(out: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for src in std::fs::read_dir(root.join("ebpf"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-    {
-        if src.extension().is_none_or(|x| x != "c") {
-            continue;
-        }
-        let obj = out.join(src.file_stem().unwrap()).with_extension("o");
-        let st = Command::new("clang")
-            .args([
-                "-target",
-                "bpf",
-                "-O2",
-                "-g",
-                "-Iebpf/include",
-                "-I/usr/include/x86_64-linux-gnu",
-                "-c",
-            ])
-            .arg(&src)
-            .arg("-o")
-            .arg(&obj)
-            .current_dir(root)
-            .status()
-            .unwrap();
-        assert!(st.success(), "clang failed on {}", src.display());
-    }
 }
 
 /// A veth pair (this kernel has no dummy driver), deleted again when dropped.

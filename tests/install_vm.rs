@@ -6,9 +6,13 @@
 //! With `CI=true` nothing here is skipped; otherwise a missing QEMU (or an orca without `orca
 //! run`) skips with a message.
 
+mod install_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
+
+use install_support::compile_objects;
 
 /// One guest at a time: two would share 2 cores and stretch every deadline.
 static ONE_VM_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -20,38 +24,6 @@ fn in_ci() -> bool {
 fn skip_or_fail(why: &str) {
     assert!(!in_ci(), "CI=true and {why}");
     eprintln!("SKIPPED install_vm: {why}");
-}
-
-/// Compiles ebpf/*.c as `orca build` does, into `out` (below the project, which the guest sees).
-fn compile_objects(root: &Path, out: &Path) {
-    std::fs::create_dir_all(out).unwrap();
-    for src in std::fs::read_dir(root.join("ebpf"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-    {
-        if src.extension().is_none_or(|x| x != "c") {
-            continue;
-        }
-        let obj = out.join(src.file_stem().unwrap()).with_extension("o");
-        let st = Command::new("clang")
-            .args([
-                "-target",
-                "bpf",
-                "-O2",
-                "-g",
-                "-Iebpf/include",
-                "-I/usr/include/x86_64-linux-gnu",
-                "-c",
-            ])
-            .arg(&src)
-            .arg("-o")
-            .arg(&obj)
-            .current_dir(root)
-            .status()
-            .unwrap();
-        assert!(st.success(), "clang failed on {}", src.display());
-    }
 }
 
 /// The text between two marker lines.
@@ -71,7 +43,7 @@ fn install_status_uninstall_in_a_guest_on_6_12() {
     let _one = ONE_VM_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let objects = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("install-vm-{}", std::process::id()));
-    compile_objects(&root, &objects);
+    compile_objects(&objects);
     let orca = env!("CARGO_BIN_EXE_orca");
     let objs = objects.display();
     let script = format!(
@@ -211,7 +183,7 @@ fn on_6_1_tc_attaches_over_netlink_and_uninstall_leaves_the_interface_as_it_was(
     let _one = ONE_VM_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let objects = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("install-vm61-{}", std::process::id()));
-    compile_objects(&root, &objects);
+    compile_objects(&objects);
     let orca = env!("CARGO_BIN_EXE_orca");
     let objs = objects.display();
     let script = format!(
