@@ -220,7 +220,8 @@ pub struct CleanArgs {
     /// Also remove the object and result caches.
     #[arg(long)]
     pub cache: bool,
-    /// Also remove downloaded kernels and built initramfs images.
+    /// Also remove what is derived from kernels: downloaded packages and their apt state, unpacked
+    /// kernels, boot images, initramfs images and the KVM probe.
     #[arg(long)]
     pub kernels: bool,
     /// Everything: build outputs, caches and kernels.
