@@ -3,9 +3,9 @@ schema_version = "1.0"
 # The kernel catalog: each kernel version the matrix and VMs may name, pinned to the exact bytes
 # it boots. Every part has a sha256; orca refuses a part whose bytes differ (exit 4).
 #
-# All four are Debian's generic `-amd64` flavour: it builds virtio, 9p and overlayfs as modules,
-# which orca loads from its own initramfs. The `-cloud-amd64` flavour has no 9p at all, so it
-# cannot share the host root.
+# The first four are Debian's generic `-amd64` flavour: it builds virtio, 9p and overlayfs as
+# modules, which orca loads from its own initramfs. The `-cloud-amd64` flavour has no 9p at all,
+# only virtiofs: orca shares the host root with it through virtiofsd (see the last entry).
 #
 # Debian parts are fetched with `apt-get download` through the host's own mirror, with the suite
 # added in a private apt state (see src/kernel/apt.rs). To move a kernel to a newer package:
@@ -72,5 +72,18 @@ kernel "7.2" {
     version = "7.2.13-1"
     suite   = "sid"
     sha256  = "2b2d3c6e224358c60974d0bc87461da99a85733eb1fec035b5167582c3bede2b"
+  }
+}
+
+# Debian 12 (bookworm), the `-cloud-amd64` flavour of the same 6.1.176: no 9p, so the guest sees
+# the host root over virtiofs (virtiofsd: Debian 12's qemu-system-common). Not in the matrix.
+# The catalog's keys are versions (MAJOR.MINOR[.PATCH]), hence the patch level as its name.
+kernel "6.1.176" {
+  release = "6.1.0-50-cloud-amd64"
+  debian {
+    package = "linux-image-6.1.0-50-cloud-amd64-unsigned"
+    version = "6.1.176-1"
+    suite   = "bookworm"
+    sha256  = "4f217f710203cdfedde21f836bc66a0a4d773752d7fe8e5e13f701f891788945"
   }
 }

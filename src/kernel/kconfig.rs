@@ -38,6 +38,8 @@ pub struct Need {
 
 /// What booting a kernel the orca way needs: its initramfs, the host root over 9p with a tmpfs
 /// overlay, and the agent on a virtio-serial port. The VM layer passes these to [`check_config`].
+/// A kernel without 9p that has virtiofs ([`VIRTIOFS_NEEDS`]) passes too: [`check`] accepts it
+/// in place of the 9p options, and the VM layer shares the host root through virtiofsd.
 pub const BOOT_NEEDS: &[Need] = &[
     Need {
         option: "BLK_DEV_INITRD=y",
@@ -100,6 +102,31 @@ pub const BOOT_NEEDS: &[Need] = &[
         reason: "a writable tmpfs overlay on the read-only shared root",
     },
 ];
+
+/// The 9p options of [`BOOT_NEEDS`]: the default way the guest sees the host's files.
+pub const NINEP_OPTIONS: &[&str] = &["NET_9P", "NET_9P_VIRTIO", "9P_FS"];
+
+/// The alternative to [`NINEP_OPTIONS`]: the host root over virtiofs, served by a virtiofsd on
+/// the host (Debian's `-cloud-amd64` kernels have virtiofs but no 9p).
+pub const VIRTIOFS_NEEDS: &[Need] = &[
+    Need {
+        option: "FUSE_FS",
+        reason: "virtiofs is a FUSE transport",
+    },
+    Need {
+        option: "VIRTIO_FS",
+        reason: "mounting the host root over virtiofs",
+    },
+];
+
+/// How the guest mounts the host's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareFs {
+    /// virtio-9p, served by QEMU itself: the default, measured and benchmarked.
+    NineP,
+    /// virtiofs, served by one virtiofsd per share.
+    Virtiofs,
+}
 
 /// What the project's eBPF tests need on top of booting (loading, verifying and attaching the
 /// firewall's XDP and TC programs, and the veth pairs the behaviour suite sends packets over).
@@ -180,6 +207,34 @@ impl Kconfig {
     pub fn is_empty(&self) -> bool {
         self.options.is_empty()
     }
+
+    /// Whether every option in `options` is set (built in or a module).
+    fn has_all<'a>(&self, mut options: impl Iterator<Item = &'a str>) -> bool {
+        options.all(|o| self.get(o).is_some())
+    }
+
+    /// Whether the kernel can mount a 9p share over virtio.
+    pub fn has_9p(&self) -> bool {
+        self.has_all(NINEP_OPTIONS.iter().copied())
+    }
+
+    /// Whether the kernel can mount a virtiofs share.
+    pub fn has_virtiofs(&self) -> bool {
+        self.has_all(VIRTIOFS_NEEDS.iter().map(|n| n.option))
+    }
+
+    /// How a guest of this kernel mounts the host's files: 9p when the kernel has it, else
+    /// virtiofs when it has that; `None` when it has neither. A kernel without a config is
+    /// assumed to have 9p, as Debian's generic kernels do.
+    pub fn share_fs(&self) -> Option<ShareFs> {
+        if !self.is_known() || self.has_9p() {
+            Some(ShareFs::NineP)
+        } else if self.has_virtiofs() {
+            Some(ShareFs::Virtiofs)
+        } else {
+            None
+        }
+    }
 }
 
 /// Why an option is needed, from [`BOOT_NEEDS`] / [`BPF_NEEDS`], if it is one of theirs.
@@ -188,6 +243,7 @@ fn reason_for(option: &str) -> Option<&'static str> {
     BOOT_NEEDS
         .iter()
         .chain(BPF_NEEDS)
+        .chain(VIRTIOFS_NEEDS)
         .find(|n| bare(n.option) == bare(option))
         .map(|n| n.reason)
 }
@@ -195,7 +251,8 @@ fn reason_for(option: &str) -> Option<&'static str> {
 /// Checks that `config` sets every option in `needs` (names without `CONFIG_`; a `=y` suffix
 /// demands built-in, otherwise a module is enough). Returns every shortfall at once, as an
 /// `Exit::KernelConfig` failure naming each option, its reason and how to fix it. `kernel` names
-/// the kernel in the message.
+/// the kernel in the message. A missing 9p option ([`NINEP_OPTIONS`]) is no shortfall when the
+/// kernel has virtiofs instead; when it has neither, the message names both ways.
 pub fn check(kernel: &str, config: &Kconfig, needs: &[&str]) -> Result<()> {
     if !config.is_known() {
         crate::ui::warn(format!(
@@ -204,6 +261,7 @@ pub fn check(kernel: &str, config: &Kconfig, needs: &[&str]) -> Result<()> {
         return Ok(());
     }
     let mut missing = Vec::new();
+    let mut lacks_9p = false;
     for need in needs {
         let option = need.trim_start_matches("CONFIG_");
         let (name, builtin) = match option.strip_suffix("=y") {
@@ -217,6 +275,12 @@ pub fn check(kernel: &str, config: &Kconfig, needs: &[&str]) -> Result<()> {
             Some(Setting::Value(_)) => None,
             None => Some("is not set"),
         };
+        if problem.is_some() && NINEP_OPTIONS.contains(&name) {
+            if config.has_virtiofs() {
+                continue;
+            }
+            lacks_9p = true;
+        }
         if let Some(p) = problem {
             let why = reason_for(name)
                 .map(|r| format!(": needed because {r}"))
@@ -227,6 +291,11 @@ pub fn check(kernel: &str, config: &Kconfig, needs: &[&str]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    if lacks_9p {
+        missing.push(
+            "  or, instead of the 9p options: CONFIG_FUSE_FS and CONFIG_VIRTIO_FS, to share the host root over virtiofs (served by virtiofsd on the host)".to_string(),
+        );
+    }
     let file = config
         .file
         .as_ref()
@@ -235,7 +304,11 @@ pub fn check(kernel: &str, config: &Kconfig, needs: &[&str]) -> Result<()> {
     Err(anyhow::Error::new(
         Fail::new(
             Exit::KernelConfig,
-            format!("kernel {kernel} lacks {} option(s) orca needs{file}:\n{}", missing.len(), missing.join("\n")),
+            format!(
+                "kernel {kernel} lacks {} option(s) orca needs{file}:\n{}",
+                missing.len() - usize::from(lacks_9p),
+                missing.join("\n")
+            ),
         )
         .hint("choose another kernel from the catalog (`orca kernel list`), or build this one with those options (=y, or =m where a module will do)"),
     ))
@@ -309,8 +382,38 @@ CONFIG_OVERLAY_FS=n
         }
         assert!(!msg.contains("CONFIG_VIRTIO "), "{msg}");
         assert!(msg.contains("mounting the host root over 9p"), "{msg}");
+        assert!(msg.contains("lacks 4 option(s)"), "{msg}");
+        assert!(
+            msg.contains("or, instead of the 9p options: CONFIG_FUSE_FS and CONFIG_VIRTIO_FS"),
+            "{msg}"
+        );
         let hint = crate::error::find_fail(&err).and_then(|f| f.hint.clone()).unwrap();
         assert!(hint.contains("another kernel") && hint.contains("build"), "{hint}");
+    }
+
+    #[test]
+    fn virtiofs_stands_in_for_9p_and_is_chosen_only_without_9p() {
+        let cloud = |extra: &str| {
+            let mut k = Kconfig::parse(&format!("CONFIG_VIRTIO=y\nCONFIG_OVERLAY_FS=m\n{extra}"));
+            k.file = Some(PathBuf::from("config-cloud"));
+            k
+        };
+        let needs = ["VIRTIO", "NET_9P", "NET_9P_VIRTIO", "9P_FS", "OVERLAY_FS"];
+        let virtiofs = cloud("CONFIG_FUSE_FS=m\nCONFIG_VIRTIO_FS=m\n");
+        check("cloud", &virtiofs, &needs).unwrap();
+        assert_eq!(virtiofs.share_fs(), Some(ShareFs::Virtiofs));
+        let both =
+            cloud("CONFIG_FUSE_FS=y\nCONFIG_VIRTIO_FS=y\nCONFIG_NET_9P=m\nCONFIG_NET_9P_VIRTIO=m\nCONFIG_9P_FS=m\n");
+        assert_eq!(both.share_fs(), Some(ShareFs::NineP));
+        // FUSE alone is not virtiofs.
+        let fuse_only = cloud("CONFIG_FUSE_FS=m\n");
+        assert_eq!(fuse_only.share_fs(), None);
+        let err = check("cloud", &fuse_only, &needs).unwrap_err().to_string();
+        assert!(
+            err.contains("lacks 3 option(s)") && err.contains("CONFIG_VIRTIO_FS"),
+            "{err}"
+        );
+        assert_eq!(Kconfig::default().share_fs(), Some(ShareFs::NineP));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 #!/bin/busybox sh
 # orca's guest init: PID 1 of the initramfs orca writes (src/vm/initramfs.rs).
 #
-# It loads the kernel's own modules, builds the guest's root (the host's root over 9p, read-only,
-# under a tmpfs overlay for writes), mounts the declared shares and tmpfs mounts, and hands over
+# It loads the kernel's own modules, builds the guest's root (the host's root over 9p, or virtiofs
+# on kernels without 9p, read-only, under a tmpfs overlay for writes), mounts the declared shares and tmpfs mounts, and hands over
 # to the orca agent at the same absolute path as on the host. Per-boot settings come from
 # /orca/boot.sh, a second cpio archive orca appends for each boot. Any failure is said on the
 # console (which the host keeps) and powers the guest off, so the host sees why instead of a hang.
@@ -36,8 +36,12 @@ mark modules loaded
 . /orca/boot.sh
 
 r=/newroot
-$b mount -t 9p -o "ro,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$ROOT_CACHE" orca.root /lower ||
-  die "cannot mount the host root over 9p"
+if [ "$SHARE_FS" = virtiofs ]; then
+  $b mount -t virtiofs -o ro orca.root /lower || die "cannot mount the host root over virtiofs"
+else
+  $b mount -t 9p -o "ro,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$ROOT_CACHE" orca.root /lower ||
+    die "cannot mount the host root over 9p"
+fi
 $b mount -t tmpfs -o mode=0755 orca.rw /rw
 $b mkdir -p /rw/upper /rw/work
 $b mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work orca.root $r ||
@@ -63,10 +67,14 @@ done
 $b ip link set lo up 2>/dev/null
 [ -n "$HOSTNAME" ] && $b hostname "$HOSTNAME"
 
-# Called from /orca/boot.sh's mounts(): a 9p share (ro or rw) and a tmpfs of SIZE MiB.
+# Called from /orca/boot.sh's mounts(): a share TAG at PATH (ro or rw) and a tmpfs of SIZE MiB.
 share() {
-  $b mkdir -p "$r$2" && $b mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$SHARE_CACHE" "$1" "$r$2" ||
-    die "cannot mount share $1 at $2"
+  if [ "$SHARE_FS" = virtiofs ]; then
+    $b mkdir -p "$r$2" && $b mount -t virtiofs -o "$3" "$1" "$r$2" || die "cannot mount share $1 at $2 (virtiofs)"
+  else
+    $b mkdir -p "$r$2" && $b mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$SHARE_CACHE" "$1" "$r$2" ||
+      die "cannot mount share $1 at $2"
+  fi
 }
 tmpfs_at() {
   $b mkdir -p "$r$1" && $b mount -t tmpfs -o "size=${2}m,mode=1777" tmpfs "$r$1" || die "cannot mount a tmpfs at $1"
@@ -81,6 +89,6 @@ fi
 
 mark switching root
 [ -x "$r$EXE" ] || die "the orca binary $EXE is not visible in the guest"
-unset orca_probe orca_trace MSIZE ROOT_CACHE SHARE_CACHE NETWORK b r
+unset orca_probe orca_trace SHARE_FS MSIZE ROOT_CACHE SHARE_CACHE NETWORK b r
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux
 exec /bin/busybox switch_root /newroot "$EXE" agent --port /dev/virtio-ports/org.orca.agent

@@ -6,7 +6,7 @@
 //!   decompressed) and `/init` (`init.sh`). Uncompressed: measured no slower to boot under TCG
 //!   than gzip, and nothing to decompress on either side.
 //! - the **boot part**, a few hundred bytes per boot: `/orca/boot.sh` with this VM's settings
-//!   (the agent's path, 9p options, shares and tmpfs mounts), so one base serves every VM of a
+//!   (the agent's path, 9p or virtiofs, shares and tmpfs mounts), so one base serves every VM of a
 //!   kernel.
 
 use std::io::Write;
@@ -86,13 +86,16 @@ pub struct BootConfig {
     /// The agent: the host's orca binary, at the same absolute path.
     pub exe: PathBuf,
     pub hostname: String,
+    /// Whether the shares are virtiofs (tags of vhost-user-fs devices) rather than 9p; the 9p
+    /// settings below are then unused.
+    pub virtiofs: bool,
     /// 9p msize in bytes.
     pub msize: u32,
     /// 9p cache mode of the read-only root.
     pub root_cache: String,
     /// 9p cache mode of declared shares (they may change on the host while the VM runs).
     pub share_cache: String,
-    /// Shares as (9p tag, guest path, readonly).
+    /// Shares as (tag, guest path, readonly).
     pub shares: Vec<(String, String, bool)>,
     /// tmpfs mounts as (guest path, size in MiB).
     pub tmpfs: Vec<(String, u64)>,
@@ -106,6 +109,7 @@ impl BootConfig {
         let mut var = |k: &str, v: &str| s.push_str(&format!("{k}={}\n", quote(v)));
         var("EXE", &self.exe.to_string_lossy());
         var("HOSTNAME", &self.hostname);
+        var("SHARE_FS", if self.virtiofs { "virtiofs" } else { "9p" });
         var("MSIZE", &self.msize.to_string());
         var("ROOT_CACHE", &self.root_cache);
         var("SHARE_CACHE", &self.share_cache);
@@ -204,6 +208,7 @@ mod tests {
         let cfg = BootConfig {
             exe: "/opt/my orca/orca".into(),
             hostname: "vm".into(),
+            virtiofs: true,
             msize: 512000,
             root_cache: "loose".into(),
             share_cache: "mmap".into(),
@@ -216,6 +221,7 @@ mod tests {
         assert!(s.contains("share 'orca.share0' '/it'\\''s here' rw\n"), "{s}");
         assert!(s.contains("tmpfs_at '/scratch' 64\n"), "{s}");
         assert!(s.contains("NETWORK=''\n"), "{s}");
+        assert!(s.contains("SHARE_FS='virtiofs'\n"), "{s}");
     }
 
     #[test]

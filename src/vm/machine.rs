@@ -16,9 +16,10 @@ use super::diagnose::diagnose;
 use super::protocol::{Event, ExecRequest, ExecResult, Request, ShellRequest, Stream};
 use super::qemu::{self, MachineType};
 use super::qmp::Qmp;
-use super::{bootimage, initramfs, ops};
+use super::{bootimage, initramfs, ops, virtiofs};
 use crate::error::{Exit, Fail};
 use crate::fail;
+use crate::kernel::kconfig::ShareFs;
 use crate::kernel::{self, Prepared};
 use crate::plan::Mount;
 
@@ -38,7 +39,7 @@ pub struct VmConfig {
     pub modules: Vec<String>,
     /// A NIC with user networking. Default false.
     pub network: bool,
-    /// Whether the guest caches the host root (9p `cache=loose`): 1.7× faster on file-heavy
+    /// Whether the guest caches the host root (9p `cache=loose`, virtiofsd `cache=always`): 1.7× faster on file-heavy
     /// work (compilers, headers), but changes made on the host while the VM runs may go unseen.
     /// Default true; long-lived VMs (`orca start`) turn it off so edits on the host show.
     pub cache_root: bool,
@@ -81,11 +82,11 @@ const NEEDS_COMMON: &[&str] = &[
     "SERIAL_8250_CONSOLE=y",
     "VIRTIO",
     "VIRTIO_CONSOLE",
-    "NET_9P",
-    "NET_9P_VIRTIO",
-    "9P_FS",
     "OVERLAY_FS",
 ];
+/// How the host's files reach the guest: 9p (the default), or virtiofs where the kernel lacks 9p.
+const NEEDS_9P: &[&str] = kernel::kconfig::NINEP_OPTIONS;
+const NEEDS_VIRTIOFS: &[&str] = &["FUSE_FS", "VIRTIO_FS"];
 const NEEDS_MICROVM: &[&str] = &["ACPI=y", "VIRTIO_MMIO"];
 const NEEDS_Q35: &[&str] = &["PCI=y", "VIRTIO_PCI"];
 
@@ -104,6 +105,8 @@ pub struct Machine {
     console: PathBuf,
     qemu_log: PathBuf,
     boot_time: Duration,
+    /// The virtiofsd serving the shares, if virtiofs: killed after QEMU.
+    virtiofsd: Option<virtiofs::Daemons>,
     // Last: removed after QEMU is dead.
     dir: tempfile::TempDir,
 }
@@ -122,7 +125,12 @@ impl Machine {
         let k = &cfg.kernel;
         let tsc = accel::tsc_khz();
         let machine = machine_type(k, tsc.is_some());
+        let share_fs = virtiofs::choose(k)?;
         let mut needs: Vec<&str> = NEEDS_COMMON.to_vec();
+        needs.extend(match share_fs {
+            ShareFs::NineP => NEEDS_9P,
+            ShareFs::Virtiofs => NEEDS_VIRTIOFS,
+        });
         needs.extend(if machine == MachineType::Microvm {
             NEEDS_MICROVM
         } else {
@@ -136,7 +144,13 @@ impl Machine {
             MachineType::Microvm => vec!["virtio_mmio".into()],
             MachineType::Q35 => vec!["virtio_pci".into()],
         };
-        modules.extend(["virtio_console", "9pnet_virtio", "9p", "overlay"].map(String::from));
+        modules.push("virtio_console".into());
+        match share_fs {
+            ShareFs::NineP => modules.extend(["9pnet_virtio", "9p"].map(String::from)),
+            // Pulls in fuse through its dependencies; nothing when built in.
+            ShareFs::Virtiofs => modules.push("virtiofs".into()),
+        }
+        modules.push("overlay".into());
         let pvpanic = ["pvpanic_mmio", "pvpanic"].into_iter().find(|m| has_module(k, m));
         modules.extend(pvpanic.map(String::from));
         if cfg.network {
@@ -165,6 +179,7 @@ impl Machine {
         let boot = initramfs::BootConfig {
             exe,
             hostname: cfg.name.clone(),
+            virtiofs: share_fs == ShareFs::Virtiofs,
             msize: 512_000,
             root_cache: if cfg.cache_root { "loose" } else { "mmap" }.into(),
             share_cache: "mmap".into(),
@@ -189,6 +204,17 @@ impl Machine {
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.path().join("console.log"));
         let qemu_log = dir.path().join("qemu.log");
+        let qemu_shares: Vec<qemu::Share> = shares.into_iter().map(|(s, _)| s).collect();
+        // Before QEMU, which connects to their sockets at start; killed with the VM.
+        let virtiofsd = match share_fs {
+            ShareFs::Virtiofs => {
+                let cache = if cfg.cache_root { "always" } else { "auto" };
+                let d = virtiofs::start(&qemu_shares, dir.path(), cache)?;
+                trace("virtiofsd started");
+                Some(d)
+            }
+            ShareFs::NineP => None,
+        };
         let spec = qemu::Spec {
             accel,
             machine,
@@ -197,7 +223,8 @@ impl Machine {
             kernel: image,
             initrd,
             cmdline: qemu::kernel_cmdline(accel, tsc),
-            shares: shares.into_iter().map(|(s, _)| s).collect(),
+            shares: qemu_shares,
+            virtiofs: virtiofsd.as_ref().map(|_| dir.path().to_path_buf()),
             network: cfg.network,
             pvpanic: pvpanic.is_some(),
             agent_socket: agent_path,
@@ -217,8 +244,13 @@ impl Machine {
             qemu_log: &qemu_log,
         };
         let connect_by = Instant::now() + Duration::from_secs(10);
-        let qmp_stream = booting.accept(&qmp_l, connect_by, "QMP")?;
-        let agent_stream = booting.accept(&agent_l, connect_by, "the agent port")?;
+        // QEMU gives up when a virtiofsd is gone; the daemon's exit is the cause to report.
+        let mut virtiofsd = virtiofsd;
+        let mut cause = |e: anyhow::Error| virtiofsd.as_mut().and_then(|d| d.exited()).unwrap_or(e);
+        let qmp_stream = booting.accept(&qmp_l, connect_by, "QMP").map_err(&mut cause)?;
+        let agent_stream = booting
+            .accept(&agent_l, connect_by, "the agent port")
+            .map_err(&mut cause)?;
         let conn = Arc::new(Conn::new(agent_stream)?);
         let watcher = Arc::downgrade(&conn);
         let qmp = Qmp::start(qmp_stream, Duration::from_secs(10), move |seen| {
@@ -244,6 +276,7 @@ impl Machine {
             console,
             qemu_log,
             boot_time: Duration::ZERO,
+            virtiofsd,
             dir,
         };
         let deadline = Instant::now() + accel::scaled(cfg.boot_timeout, accel);
@@ -275,6 +308,9 @@ impl Machine {
                         )
                         .hint("the console tail above shows where the guest stopped"),
                     ));
+                }
+                if let Some(e) = self.virtiofsd.as_mut().and_then(|d| d.exited()) {
+                    break Err(e);
                 }
                 match rx.recv_timeout(left.min(Duration::from_millis(100))) {
                     Ok(Incoming::Event(Event::Ready { release, .. })) => break Ok(release),
@@ -488,7 +524,7 @@ fn has_module(k: &Prepared, name: &str) -> bool {
     k.modules.contains_key(name) || k.builtin.contains(name)
 }
 
-/// The host root and the declared shares, with their 9p tags and guest paths.
+/// The host root and the declared shares, with their tags and guest paths.
 fn shares(mounts: &[Mount]) -> Result<Vec<(qemu::Share, String)>> {
     let mut out = vec![(
         qemu::Share {

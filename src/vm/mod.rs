@@ -53,6 +53,7 @@ pub mod setup;
 pub mod state;
 pub mod term;
 pub mod transfer;
+pub mod virtiofs;
 
 pub use accel::{Accel, Resolved};
 pub use machine::{Machine, VmConfig};

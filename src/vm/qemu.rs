@@ -45,7 +45,7 @@ impl MachineType {
     }
 }
 
-/// A 9p share: the host directory, its tag in the guest, and whether it is read-only.
+/// A share: the host directory, its tag in the guest, and whether it is read-only.
 #[derive(Debug, Clone)]
 pub struct Share {
     pub tag: String,
@@ -65,6 +65,10 @@ pub struct Spec {
     pub cmdline: String,
     /// The host root first (tag `orca.root`), then the declared shares.
     pub shares: Vec<Share>,
+    /// `Some(dir)`: the shares are virtiofs, served by virtiofsd on the sockets
+    /// [`super::virtiofs::socket_path`] makes in `dir`, and guest RAM is a shared memfd (vhost-user
+    /// needs the daemon to map it). `None`: virtio-9p, served by QEMU itself.
+    pub virtiofs: Option<PathBuf>,
     pub network: bool,
     pub pvpanic: bool,
     /// Unix sockets orca listens on; QEMU connects to them as a client.
@@ -110,10 +114,25 @@ pub fn command(s: &Spec) -> Command {
         Resolved::Kvm => c.args(["-accel", "kvm", "-cpu", "host"]),
         Resolved::Tcg => c.args(["-accel", "tcg", "-cpu", "max"]),
     };
-    match s.machine {
-        MachineType::Microvm => c.args(["-M", "microvm,acpi=on,rtc=on,x-option-roms=off"]),
-        MachineType::Q35 => c.args(["-M", "q35"]),
-    };
+    let mut m = match s.machine {
+        MachineType::Microvm => "microvm,acpi=on,rtc=on,x-option-roms=off",
+        MachineType::Q35 => "q35",
+    }
+    .to_string();
+    if s.virtiofs.is_some() {
+        m.push_str(",memory-backend=mem");
+        arg(
+            &mut c,
+            "-object",
+            format!("memory-backend-memfd,id=mem,size={}M,share=on", s.memory_mib),
+        );
+    }
+    arg(&mut c, "-M", m);
+    if s.virtiofs.is_some() && s.machine == MachineType::Microvm {
+        // microvm's virtio-mmio devices are legacy (version 1) by default, and virtiofsd's
+        // libvhost-user refuses legacy devices.
+        c.args(["-global", "virtio-mmio.force-legacy=false"]);
+    }
     arg(&mut c, "-smp", s.cpus.to_string());
     arg(&mut c, "-m", format!("{}M", s.memory_mib));
     c.arg("-kernel")
@@ -129,6 +148,16 @@ pub fn command(s: &Spec) -> Command {
     );
     c.args(["-serial", "chardev:console"]);
     for (i, sh) in s.shares.iter().enumerate() {
+        if let Some(dir) = &s.virtiofs {
+            let sock = super::virtiofs::socket_path(dir, i);
+            arg(&mut c, "-chardev", format!("socket,id=fs{i},path={}", opt_path(&sock)));
+            arg(
+                &mut c,
+                "-device",
+                format!("{},chardev=fs{i},tag={}", s.machine.virtio("vhost-user-fs"), sh.tag),
+            );
+            continue;
+        }
         let ro = if sh.readonly { ",readonly=on" } else { "" };
         arg(
             &mut c,
@@ -209,6 +238,7 @@ mod tests {
                     readonly: false,
                 },
             ],
+            virtiofs: None,
             network: false,
             pvpanic: true,
             agent_socket: "/t/agent.sock".into(),
@@ -250,5 +280,38 @@ mod tests {
         assert!(joined.contains("virtio-9p-pci,fsdev=fs0"), "{joined}");
         assert!(joined.contains("virtio-net-pci,netdev=net0"), "{joined}");
         assert!(!kernel_cmdline(Resolved::Kvm, Some(1)).contains("tsc_early_khz"));
+    }
+
+    #[test]
+    fn virtiofs_shares_guest_memory_and_uses_vhost_user_devices() {
+        for (machine, dev, m) in [
+            (
+                MachineType::Microvm,
+                "vhost-user-fs-device",
+                "microvm,acpi=on,rtc=on,x-option-roms=off,memory-backend=mem",
+            ),
+            (MachineType::Q35, "vhost-user-fs-pci", "q35,memory-backend=mem"),
+        ] {
+            let mut s = spec(machine);
+            s.virtiofs = Some("/t/vm,1".into());
+            let joined = args(&command(&s)).join(" ");
+            assert!(
+                joined.contains("-object memory-backend-memfd,id=mem,size=1024M,share=on"),
+                "{joined}"
+            );
+            assert!(joined.contains(&format!("-M {m} ")), "{joined}");
+            assert_eq!(
+                joined.contains("-global virtio-mmio.force-legacy=false"),
+                machine == MachineType::Microvm,
+                "{joined}"
+            );
+            assert!(
+                joined.contains(&format!(
+                    "-chardev socket,id=fs1,path=/t/vm,,1/fs1.sock -device {dev},chardev=fs1,tag=orca.share0"
+                )),
+                "{joined}"
+            );
+            assert!(!joined.contains("fsdev") && !joined.contains("9p"), "{joined}");
+        }
     }
 }
