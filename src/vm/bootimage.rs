@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use crate::kernel::Prepared;
 
 /// Bumped when what is written here changes.
-const LAYOUT: &str = "v2";
+const LAYOUT: &str = "v3";
 
 /// The Xen ELF note that carries the 32-bit PVH entry point.
 const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
@@ -51,7 +51,8 @@ pub fn boot_image(k: &Prepared) -> Result<PathBuf> {
     }
 }
 
-/// The decompressed payload of a bzImage, if its compression is one we read (xz, zstd, gzip).
+/// The decompressed payload of a bzImage, if its compression is one we read (xz, zstd, gzip, lz4
+/// as Debian's cloud kernels use).
 pub fn extract(bz: &[u8]) -> Option<Vec<u8>> {
     // The boot protocol's setup header: the payload's offset and length, counted from the start
     // of the protected-mode code, which follows the real-mode setup sectors.
@@ -79,6 +80,8 @@ pub fn extract(bz: &[u8]) -> Option<Vec<u8>> {
             .is_ok()
     } else if payload.starts_with(&[0x1f, 0x8b]) {
         flate2::read::GzDecoder::new(payload).read_to_end(&mut out).is_ok()
+    } else if let Some(blocks) = payload.strip_prefix(&[0x02, 0x21, 0x4c, 0x18]) {
+        unlz4_legacy(blocks, &mut out)
     } else {
         false
     };
@@ -107,6 +110,69 @@ fn unxz(payload: &[u8], out: &mut Vec<u8>) -> bool {
             Err(_) => return false,
         }
     }
+}
+
+/// Decodes LZ4's legacy frame (what the kernel's `lz4 -l` writes): after the magic, blocks of a
+/// 4-byte little-endian compressed size and an LZ4 block; the kernel appends the decompressed
+/// size, which reads as a block size larger than what is left, and ends the frame.
+fn unlz4_legacy(mut rest: &[u8], out: &mut Vec<u8>) -> bool {
+    while rest.len() >= 4 {
+        let size = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let Some(block) = rest.get(4..4 + size) else { break };
+        if !unlz4_block(block, out) {
+            return false;
+        }
+        rest = &rest[4 + size..];
+    }
+    !out.is_empty()
+}
+
+/// One LZ4 block appended to `out`. Matches may reach back into earlier blocks of the frame.
+fn unlz4_block(b: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut i = 0;
+    // A length nibble of 15 continues in the following bytes, each added, until one below 255.
+    let length = |i: &mut usize, mut n: usize| -> Option<usize> {
+        if n == 15 {
+            loop {
+                let x = *b.get(*i)? as usize;
+                *i += 1;
+                n += x;
+                if x != 255 {
+                    break;
+                }
+            }
+        }
+        Some(n)
+    };
+    while i < b.len() {
+        let token = b[i] as usize;
+        i += 1;
+        let Some(lits) = length(&mut i, token >> 4) else {
+            return false;
+        };
+        let Some(l) = b.get(i..i + lits) else { return false };
+        out.extend_from_slice(l);
+        i += lits;
+        if i >= b.len() {
+            break; // the last sequence has literals only
+        }
+        let Some(off) = b.get(i..i + 2).map(|o| u16::from_le_bytes([o[0], o[1]]) as usize) else {
+            return false;
+        };
+        i += 2;
+        let Some(len) = length(&mut i, token & 15).map(|n| n + 4) else {
+            return false;
+        };
+        if off == 0 || off > out.len() {
+            return false;
+        }
+        let start = out.len() - off;
+        // Byte by byte: a match may overlap what it is writing.
+        for k in 0..len {
+            out.push(out[start + k]);
+        }
+    }
+    true
 }
 
 /// Whether an ELF64 image carries a PVH entry point note.
@@ -167,6 +233,23 @@ mod tests {
         fake[0x202..0x206].copy_from_slice(b"HdrS");
         assert!(extract(&fake).is_none(), "a header without a payload");
         assert!(!has_pvh_entry(b"\x7fELF\x02\x01"));
+    }
+
+    #[test]
+    fn decodes_lz4_legacy_frames_with_overlapping_matches() {
+        // "abcabcabcabcX": 3 literals "abc", a match at offset 3 of length 9 (overlapping), then a
+        // last sequence of one literal; then the kernel's trailing size, which ends the frame.
+        let block = [0x35, b'a', b'b', b'c', 3, 0, 0x10, b'X'];
+        let mut frame = vec![0x02, 0x21, 0x4c, 0x18];
+        frame.extend_from_slice(&(block.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&block);
+        frame.extend_from_slice(&13u32.to_le_bytes());
+        let mut out = Vec::new();
+        assert!(unlz4_legacy(&frame[4..], &mut out));
+        assert_eq!(out, b"abcabcabcabcX");
+        // An offset reaching before the start is corruption, not a panic.
+        let mut out = Vec::new();
+        assert!(!unlz4_block(&[0x10, b'a', 9, 0], &mut out));
     }
 
     #[test]
