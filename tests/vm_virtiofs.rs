@@ -178,3 +178,32 @@ fn a_missing_or_dying_virtiofsd_is_exit_3_not_a_hang() {
     );
     vm.assert_clean();
 }
+
+#[test]
+fn the_cloud_kernel_boots_over_virtiofs_on_q35_too() {
+    let Some(vm) = Vm::new() else { return };
+    let before = virtiofsds();
+    let out = vm
+        .orca()
+        .env("ORCA_MACHINE", "q35")
+        .env("ORCA_VM_TRACE", "1")
+        .args([
+            "run",
+            "--kernel",
+            CLOUD,
+            "--",
+            "sh",
+            "-c",
+            "test -f Cargo.toml && exit 5",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("vhost-user-fs-pci"),
+        "the QEMU command in the trace: {err}"
+    );
+    vm.assert_clean();
+    assert_no_new_virtiofsd(&before);
+}

@@ -125,7 +125,10 @@ impl Daemons {
             if let Ok(Some(status)) = child.try_wait() {
                 let text = std::fs::read_to_string(&*log).unwrap_or_default();
                 let tail: Vec<&str> = text.lines().rev().take(5).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                let mut tail: Vec<&str> = tail.into_iter().rev().collect();
+                if tail.is_empty() {
+                    tail.push("(it logged nothing)");
+                }
                 return Some(anyhow::Error::new(
                     Fail::new(
                         Exit::Infra,
