@@ -18,6 +18,10 @@
 //! - Measured and left out: `rodata=off` (−0.1 s, but changes kernel memory protections),
 //!   `mitigations=off` (changes what the BPF verifier does). A second vCPU costs nothing on an
 //!   idle host but ~0.9 s when the host is busy, so VMs without a spec get one.
+//! - Shares are virtio-9p, served by QEMU itself. Kernels without 9p (Debian's cloud flavour) get
+//!   virtiofs instead: `vhost-user-fs-{device,pci}` on a virtiofsd's socket (see `virtiofs`),
+//!   which needs guest RAM in a shared memfd (`memory-backend-memfd,share=on`) and, on microvm,
+//!   modern virtio-mmio (`virtio-mmio.force-legacy=false`: libvhost-user refuses legacy devices).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
