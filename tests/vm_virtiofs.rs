@@ -84,7 +84,16 @@ fn the_cloud_kernel_reads_the_project_and_writes_its_shares() {
         echo from-guest > /mnt/rw/written
         echo scratch > /scratch/x && cat /scratch/x
         if touch /mnt/ro/nope 2>/dev/null; then echo ro-share-is-writable; exit 9; fi
-        exit 7"
+        # Mounting a read-only share's tag again and remounting it read-write still cannot write
+        # the host: the host root (orca.root) and the ro share (orca.share1) are read-only in
+        # virtiofsd's own view.
+        mkdir -p /run/root /run/ro
+        mount -t virtiofs orca.root /run/root && mount -t virtiofs orca.share1 /run/ro
+        mount -o remount,rw /run/root && mount -o remount,rw /run/ro
+        if touch /run/root{dir}/root-write 2>/dev/null; then echo host-root-is-writable; exit 10; fi
+        if touch /run/ro/nope 2>/dev/null; then echo ro-share-is-writable-through-virtiofsd; exit 11; fi
+        exit 7",
+        dir = p.path().display()
     );
     let before = virtiofsds();
     let out = vm
@@ -105,6 +114,7 @@ fn the_cloud_kernel_reads_the_project_and_writes_its_shares() {
         "from-guest\n"
     );
     assert!(!p.path().join("ro/nope").exists());
+    assert!(!p.path().join("root-write").exists());
     vm.assert_clean();
     assert_no_new_virtiofsd(&before);
 }

@@ -166,7 +166,7 @@ pub fn start(shares: &[Share], dir: &Path, root_cache: &str) -> Result<Daemons> 
             .arg("-o")
             .arg(format!("cache={cache}"));
         // chroot: the namespace sandbox needs pivot_root, which fails in containers; orca runs
-        // as root here, and the guest mounts read-only shares read-only.
+        // as root here. Read-only shares get a read-only view (see `read_only_view`).
         if rust {
             cmd.arg("--sandbox=chroot");
         } else {
@@ -191,15 +191,83 @@ pub fn start(shares: &[Share], dir: &Path, root_cache: &str) -> Result<Daemons> 
                 Ok(())
             });
         }
-        children.push((
-            crate::process::spawn(&mut cmd, "virtiofsd")?,
-            share.source.clone(),
-            log_path,
-        ));
+        if share.readonly {
+            read_only_view(&mut cmd, &share.source)?;
+        }
+        let what = if share.readonly {
+            format!("virtiofsd (read-only view of {})", share.source.display())
+        } else {
+            "virtiofsd".to_string()
+        };
+        children.push((crate::process::spawn(&mut cmd, &what)?, share.source.clone(), log_path));
         // The child has its copy; ours closes here.
         drop(fd);
     }
     Ok(Daemons { children })
+}
+
+/// Makes `cmd` (virtiofsd) see `source` read-only, recursively, in a private mount namespace of
+/// its own, so a read-only share stays read-only even if the guest's root remounts it: neither
+/// virtiofsd has a read-only mode orca can count on (9p gets QEMU's `readonly=on`). Nothing
+/// changes outside that namespace. Needs `mount_setattr` (Linux 5.12).
+#[cfg(target_os = "linux")]
+fn read_only_view(cmd: &mut Command, source: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    /// `struct mount_attr` of `mount_setattr(2)`.
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const AT_RECURSIVE: libc::c_int = 0x8000;
+    let path = std::ffi::CString::new(source.as_os_str().as_bytes())
+        .map_err(|_| crate::fail!(Exit::Usage, "share source {} contains a NUL byte", source.display()))?;
+    // The root is a mount already; binding it onto itself would hide behind the process's root.
+    let bind = source != Path::new("/");
+    // SAFETY: only system calls between fork and exec, on memory prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let check = |r: libc::c_long| {
+                if r < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            };
+            check(libc::unshare(libc::CLONE_NEWNS) as libc::c_long)?;
+            let none = std::ptr::null();
+            let root = c"/".as_ptr();
+            check(libc::mount(none, root, none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) as libc::c_long)?;
+            if bind {
+                let p = path.as_ptr();
+                check(libc::mount(p, p, none, libc::MS_BIND | libc::MS_REC, std::ptr::null()) as libc::c_long)?;
+            }
+            let attr = MountAttr {
+                attr_set: MOUNT_ATTR_RDONLY,
+                attr_clr: 0,
+                propagation: 0,
+                userns_fd: 0,
+            };
+            check(libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                AT_RECURSIVE,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            ))
+        });
+    }
+    Ok(())
+}
+
+/// Elsewhere there is no virtiofs guest to serve: orca boots VMs on Linux hosts only.
+#[cfg(not(target_os = "linux"))]
+fn read_only_view(_cmd: &mut Command, _source: &Path) -> Result<()> {
+    Ok(())
 }
 
 /// The vhost-user socket of share `i` in the VM's directory.
