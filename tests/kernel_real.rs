@@ -56,7 +56,7 @@ fn check(p: &Prepared, wanted_9p_deps: &[&str]) -> Vec<String> {
     let bpf: Vec<&str> = kernel::BPF_NEEDS.iter().map(|n| n.option).collect();
     kernel::check_config(p, &bpf).unwrap();
 
-    let mut wanted: Vec<&str> = kernel::BOOT_MODULES.iter().map(|(m, _)| *m).collect();
+    let mut wanted = kernel::boot_modules(p);
     wanted.push("veth");
     let mods = kernel::module_closure(p, &wanted).unwrap();
     let names: Vec<String> = mods.iter().map(|m| m.name.clone()).collect();
@@ -148,4 +148,19 @@ fn kernel_7_2_sid_split_over_three_packages() {
     assert!(p.config.file.is_some(), "sid keeps the config in linux-base");
     let names = check(&p, &["9pnet", "netfs", "9p"]);
     eprintln!("7.2 boot closure: {names:?}");
+}
+
+#[test]
+fn kernel_6_1_cloud_has_virtiofs_in_place_of_9p() {
+    let Some(p) = prepare_real("6.1.176") else { return };
+    assert_eq!(p.release, "6.1.0-50-cloud-amd64");
+    assert!(!p.modules.contains_key("9p"), "Debian's cloud kernel has no 9p");
+    let wanted = kernel::boot_modules(&p);
+    assert!(wanted.contains(&"virtiofs"), "{wanted:?}");
+    assert!(
+        !wanted.contains(&"9p") && !wanted.contains(&"9pnet_virtio"),
+        "{wanted:?}"
+    );
+    let names = check(&p, &["fuse", "virtiofs", "overlay"]);
+    eprintln!("6.1 cloud boot closure: {names:?}");
 }

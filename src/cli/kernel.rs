@@ -145,11 +145,10 @@ fn fetch_all(plan: &Plan, versions: &[String]) -> Result<u8> {
 fn fetch_one(k: &Kernel) -> Result<String> {
     let p = kernel::prepare(k)?;
     kernel::check_config(&p, &kernel::boot_needs())?;
-    let wanted: Vec<&str> = kernel::BOOT_MODULES.iter().map(|(m, _)| *m).collect();
-    let mods = kernel::module_closure(&p, &wanted)?;
+    let mods = kernel::module_closure(&p, &kernel::boot_modules(&p))?;
     let image = std::fs::metadata(&p.vmlinuz).map(|m| m.len()).unwrap_or(0);
     Ok(format!(
-        "{:<6} {:<24} ready: image {}, {} modules, boot needs {} module(s): {}",
+        "{:<8} {:<24} ready: image {}, {} modules, boot needs {} module(s): {}",
         p.version,
         p.release,
         ui::bytes(image),

@@ -47,6 +47,22 @@ pub const BOOT_MODULES: &[(&str, &str)] = &[
     ("overlay", "the writable tmpfs overlay on the read-only root"),
 ];
 
+/// The boot modules of [`BOOT_MODULES`] that this kernel's guests load: with a kernel that has no
+/// 9p (Debian's cloud kernels), `virtiofs` (which pulls in fuse) in place of the 9p modules.
+pub fn boot_modules(p: &Prepared) -> Vec<&'static str> {
+    let virtiofs = p.config.share_fs() == Some(kconfig::ShareFs::Virtiofs);
+    let nine_p = |m: &&str| matches!(*m, "9pnet_virtio" | "9p");
+    let mut wanted: Vec<&'static str> = BOOT_MODULES
+        .iter()
+        .map(|(m, _)| *m)
+        .filter(|m| !(virtiofs && nine_p(m)))
+        .collect();
+    if virtiofs {
+        wanted.push("virtiofs");
+    }
+    wanted
+}
+
 /// A kernel ready to boot: verified, unpacked, its config parsed.
 #[derive(Debug, Clone)]
 pub struct Prepared {
