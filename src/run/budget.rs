@@ -55,6 +55,21 @@ impl Budget {
         }
     }
 
+    /// Whether `cells` guests of `cost`, as many at once as this budget lets run, have more vCPUs
+    /// together than the host has cores. Under TCG a vCPU thread keeps a core busy, so the guests'
+    /// threads would then only contend.
+    pub fn crowded(&self, cost: Cost, cells: usize) -> bool {
+        let at_once = self.jobs.min(cells).max(1) as u32;
+        let by_cpus = (self.cpus / cost.cpus.max(1)).max(1);
+        let by_memory = (self.memory_mib / cost.memory_mib.max(1)).clamp(1, u32::MAX as u64) as u32;
+        at_once.min(by_cpus).min(by_memory) * cost.cpus > self.cores()
+    }
+
+    /// The host cores this budget was made for.
+    fn cores(&self) -> u32 {
+        self.cpus / VCPU_OVERCOMMIT
+    }
+
     /// The same budget with at most `jobs` guests at once (`--jobs`, `parallel = false`).
     pub fn limit_jobs(self, jobs: usize) -> Budget {
         Budget {
@@ -143,5 +158,24 @@ mod tests {
         let m = "MemTotal:       24576000 kB\nMemFree:  1000 kB\nMemAvailable:   24053288 kB\n";
         assert_eq!(mem_available_mib(m), Some(23489));
         assert_eq!(mem_available_mib("MemTotal: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn crowded_when_the_guests_at_once_have_more_vcpus_than_cores() {
+        let two_cores = Budget::new(2, 24_000);
+        let guest = |cpus| Cost::guest(cpus, 1024);
+        assert!(two_cores.crowded(guest(2), 4), "two 2-vCPU guests on 2 cores");
+        assert!(!two_cores.crowded(guest(2), 1), "one 2-vCPU guest on 2 cores");
+        assert!(!two_cores.limit_jobs(1).crowded(guest(2), 4), "--jobs 1");
+        assert!(!two_cores.crowded(guest(1), 4), "two 1-vCPU guests on 2 cores");
+        assert!(Budget::new(1, 24_000).crowded(guest(2), 1), "a 2-vCPU guest on 1 core");
+        assert!(
+            !Budget::new(16, 24_000).crowded(guest(2), 4),
+            "four 2-vCPU guests on 16 cores"
+        );
+        assert!(
+            !Budget::new(2, 1700).crowded(guest(2), 4),
+            "memory lets one guest run at a time"
+        );
     }
 }

@@ -54,6 +54,7 @@ impl CellRunner for GuestRunner<'_> {
         // The kernel is prepared already: this reads its manifest back from the cache.
         let mut cfg = setup::config(self.plan, job.vm, &overrides, &self.root)?;
         cfg.name = guest_name(&job.cell.id);
+        cfg.tcg_single_thread = job.crowded;
         // Both are KVM-time and scaled alike: the boot cannot outlive the cell's deadline.
         cfg.boot_timeout = cfg.boot_timeout.min(job.timeout);
         state("booting");

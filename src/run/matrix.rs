@@ -35,6 +35,9 @@ pub struct Job<'a> {
     pub vm: Option<&'a plan::Vm>,
     /// The test's deadline under KVM; the runner scales it by the acceleration in use.
     pub timeout: Duration,
+    /// Whether the guests the budget lets run at once have more vCPUs than the host has cores:
+    /// then each guest's vCPUs had better share one host thread under TCG.
+    pub crowded: bool,
 }
 
 /// Runs cells in guests. The matrix's only door to the VM layer.
@@ -195,6 +198,7 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
         run.budget.limit_jobs(1)
     };
     let timeout = Duration::from_secs(run.test.timeout_secs);
+    let crowded = budget.crowded(cost, pending.len());
     let ran = std::thread::scope(|scope| {
         // Prepare kernels in the order cells need them, ahead of the cells.
         let kernels = &kernels;
@@ -224,6 +228,7 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
                             command: &p.command,
                             vm,
                             timeout,
+                            crowded,
                         };
                         let t0 = Instant::now();
                         let out = runner.run(k, &job, &|s| live.state(&p.cell.id, s));

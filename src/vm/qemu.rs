@@ -63,6 +63,8 @@ pub struct Spec {
     pub accel: Resolved,
     pub machine: MachineType,
     pub cpus: u32,
+    /// Under TCG, all vCPUs on one host thread (see [`super::machine::VmConfig::tcg_single_thread`]).
+    pub tcg_single_thread: bool,
     pub memory_mib: u64,
     pub kernel: PathBuf,
     pub initrd: PathBuf,
@@ -116,6 +118,7 @@ pub fn command(s: &Spec) -> Command {
     c.args(["-action", "panic=shutdown"]);
     match s.accel {
         Resolved::Kvm => c.args(["-accel", "kvm", "-cpu", "host"]),
+        Resolved::Tcg if s.tcg_single_thread => c.args(["-accel", "tcg,thread=single", "-cpu", "max"]),
         Resolved::Tcg => c.args(["-accel", "tcg", "-cpu", "max"]),
     };
     let mut m = match s.machine {
@@ -226,6 +229,7 @@ mod tests {
             accel: Resolved::Tcg,
             machine,
             cpus: 1,
+            tcg_single_thread: false,
             memory_mib: 1024,
             kernel: "/k".into(),
             initrd: "/i".into(),
@@ -274,6 +278,21 @@ mod tests {
         assert!(!joined.contains("netdev"), "{joined}");
         assert!(joined.contains("tsc_early_khz=2600000"), "{joined}");
         assert!(joined.contains("-cpu max"), "{joined}");
+        assert!(
+            joined.contains("-accel tcg -cpu"),
+            "multi-threaded TCG by default: {joined}"
+        );
+    }
+
+    #[test]
+    fn crowded_guests_run_single_threaded_tcg() {
+        let mut s = spec(MachineType::Microvm);
+        s.tcg_single_thread = true;
+        let joined = args(&command(&s)).join(" ");
+        assert!(joined.contains("-accel tcg,thread=single -cpu max"), "{joined}");
+        s.accel = Resolved::Kvm;
+        let joined = args(&command(&s)).join(" ");
+        assert!(joined.contains("-accel kvm -cpu host"), "KVM is unaffected: {joined}");
     }
 
     #[test]
