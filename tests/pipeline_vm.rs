@@ -105,3 +105,47 @@ fn artifacts_flow_through_a_vm_stage_and_the_second_run_is_cached() {
         "from-the-host\n"
     );
 }
+
+#[test]
+fn a_guest_that_panics_while_booting_is_booted_once_more_then_the_stage_errors() {
+    let qemu = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()));
+    if !qemu {
+        assert!(!in_ci(), "CI=true and qemu-system-x86_64 is not installed");
+        eprintln!("SKIPPED pipeline_vm: qemu-system-x86_64 is not installed (run .ci/setup)");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scratch =
+        Scratch(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pipeline-panic-{}", std::process::id())));
+    let dir = scratch.0.join("project");
+    std::fs::create_dir_all(dir.join("configs")).unwrap();
+    std::fs::create_dir_all(dir.join("ebpf")).unwrap();
+    std::fs::copy(
+        root.join("tests/fixtures/pipelines/vm.hcl"),
+        dir.join("configs/pipeline.hcl"),
+    )
+    .unwrap();
+    std::fs::copy(root.join("configs/kernels.hcl"), dir.join("configs/kernels.hcl")).unwrap();
+    // No init and no root device: the kernel panics early in every boot, the same way each time.
+    let out = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["pipeline", "run", "configs/pipeline.hcl", "--json", "-", "--no-cache"])
+        .current_dir(&dir)
+        .env("CI", "true")
+        .env("ORCA_VM_CMDLINE", "rdinit=/nonexistent root=/dev/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no report ({e}):\n{stderr}"));
+    assert_eq!(out.status.code(), Some(3), "{r:#}\n{stderr}");
+    assert_eq!(stage(&r, "prepare")["outcome"], "pass");
+    assert_eq!(stage(&r, "guest")["outcome"], "error", "{r:#}");
+    assert!(
+        stage(&r, "guest")["message"].as_str().unwrap().contains("panicked"),
+        "{r:#}"
+    );
+    assert_eq!(stage(&r, "check")["outcome"], "skip");
+    let log =
+        std::fs::read_to_string(dir.join("build/pipeline/logs/guest.log")).unwrap_or_else(|e| panic!("{e}\n{stderr}"));
+    assert_eq!(log.matches("booting once more").count(), 1, "{log}");
+}

@@ -66,7 +66,7 @@ impl Budget {
     }
 
     /// The host cores this budget was made for.
-    fn cores(&self) -> u32 {
+    pub fn cores(&self) -> u32 {
         self.cpus / VCPU_OVERCOMMIT
     }
 

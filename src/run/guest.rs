@@ -58,22 +58,14 @@ impl CellRunner for GuestRunner<'_> {
         // Both are KVM-time and scaled alike: the boot cannot outlive the cell's deadline.
         cfg.boot_timeout = cfg.boot_timeout.min(job.timeout);
         state("booting");
-        let mut machine = match Machine::boot(cfg.clone()) {
-            // Under TCG on a loaded host a stock kernel now and then panics in early boot, before
-            // anything of the cell ran (seen once here: "Fatal exception in interrupt" on 7.2 while
-            // another guest booted beside it). Booting once more tells that apart from a kernel that
-            // cannot boot, which panics again; the cell's deadline still bounds both boots together.
-            Err(e) if exit_of(&e) == Exit::GuestPanic && start.elapsed() < job.timeout => {
-                crate::ui::warn(format!(
-                    "cell {}: the guest panicked while booting; booting once more",
-                    job.cell.id
-                ));
-                state("booting again");
-                cfg.boot_timeout = cfg.boot_timeout.min(job.timeout.saturating_sub(start.elapsed()));
-                Machine::boot(cfg)?
-            }
-            other => other?,
-        };
+        // The cell's deadline bounds both boots together.
+        let mut machine = Machine::boot_or_retry(cfg, job.timeout.saturating_sub(start.elapsed()), || {
+            crate::ui::warn(format!(
+                "cell {}: the guest panicked while booting; booting once more",
+                job.cell.id
+            ));
+            state("booting again");
+        })?;
         self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -144,11 +144,13 @@ pub fn run(plan: &Plan, pipeline: &Pipeline, opts: &Options) -> Result<Report> {
             }
             let (name, key, kernel) = ready.remove(i);
             view.started(&name, &place(s, kernel.as_deref()));
+            let busy: u32 = running.values().map(|c| c.cpus).sum();
+            let crowded = busy + cost.cpus > budget.cores();
             running.insert(name.clone(), cost);
             let (ctx, s, tx) = (ctx.clone(), s.clone(), tx.clone());
             std::thread::spawn(move || {
                 // A panic must still report the stage, or the loop would wait for it forever.
-                let run = std::panic::AssertUnwindSafe(|| execute(&ctx, &s, key, kernel));
+                let run = std::panic::AssertUnwindSafe(|| execute(&ctx, &s, key, kernel, crowded));
                 let d = std::panic::catch_unwind(run).unwrap_or_else(|_| {
                     settled(&s, Outcome::Error, "orca failed while running the stage".into(), None)
                 });
@@ -325,7 +327,9 @@ fn prepare(
 }
 
 /// Runs one stage to its end (in a worker thread) and stores its artifacts if it passed.
-fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>) -> Done {
+/// Runs one stage. `crowded`: the stages running beside it already hold the host's cores, so a
+/// VM stage's guest runs single-threaded TCG (see `VmConfig::tcg_single_thread`).
+fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>, crowded: bool) -> Done {
     let start = Instant::now();
     let log_path = ctx.logs.join(format!("{}.log", cache::safe_name(&s.name)));
     let mut env = ctx.env.clone();
@@ -345,6 +349,7 @@ fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>) -> Done {
                     accel: &ctx.accel,
                     root: &ctx.root,
                     env: &env,
+                    crowded,
                 };
                 vm::run(&guest, s, &mut log)
             }

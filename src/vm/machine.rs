@@ -117,6 +117,25 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// Boots a VM and waits until its agent is ready (see [`Machine::boot`]); a guest that panics
+    /// while booting is booted once more if `within` (from now) allows.
+    pub fn boot_or_retry(cfg: VmConfig, within: Duration, on_retry: impl FnOnce()) -> Result<Machine> {
+        let start = Instant::now();
+        let mut again = cfg.clone();
+        match Machine::boot(cfg) {
+            // Under TCG on a loaded host a stock kernel now and then panics in early boot, before
+            // anything of the job ran (seen once: "Fatal exception in interrupt" on 7.2 while another
+            // guest booted beside it). Booting once more tells that apart from a kernel that cannot
+            // boot, which panics again; `within` bounds both boots together.
+            Err(e) if crate::error::exit_of(&e) == crate::error::Exit::GuestPanic && start.elapsed() < within => {
+                on_retry();
+                again.boot_timeout = again.boot_timeout.min(within.saturating_sub(start.elapsed()));
+                Machine::boot(again)
+            }
+            other => other,
+        }
+    }
+
     /// Boots a VM and waits until its agent is ready. Checks the kernel's config before starting
     /// anything (exit 5), resolves the acceleration (probing KVM once per host), and fails with a
     /// clear cause: a panic (exit 6), the boot deadline (exit 124), QEMU dying (exit 3).

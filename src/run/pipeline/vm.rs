@@ -26,6 +26,8 @@ pub struct Guest<'a> {
     pub root: &'a Path,
     /// The stage environment (`ORCA_*`), on top of the usual guest environment.
     pub env: &'a [(String, String)],
+    /// Other stages hold the host's cores: under TCG the guest's vCPUs share one host thread.
+    pub crowded: bool,
 }
 
 pub fn run(g: &Guest, s: &Stage, log: &mut File) -> Ran {
@@ -61,8 +63,12 @@ fn run_in_guest(
         ..Default::default()
     };
     let _ = writeln!(log, "orca: booting vm {} on kernel {}", g.vm, g.kernel);
-    let cfg = setup::config(g.plan, spec, &overrides, g.root)?;
-    let mut machine = Machine::boot(cfg)?;
+    let mut cfg = setup::config(g.plan, spec, &overrides, g.root)?;
+    cfg.tcg_single_thread = g.crowded;
+    let within = Duration::from_secs(s.timeout_secs).saturating_sub(start.elapsed());
+    let mut machine = Machine::boot_or_retry(cfg, within, || {
+        let _ = writeln!(log, "orca: the guest panicked while booting; booting once more");
+    })?;
     *booted = Some((machine.release().to_string(), machine.accel().name().to_string()));
     let _ = writeln!(
         log,
