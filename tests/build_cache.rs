@@ -358,3 +358,67 @@ fn human(n: u64) -> String {
         format!("{v:.1} {}", units[u])
     }
 }
+
+#[test]
+fn clean_unused_removes_kernels_the_catalog_no_longer_names_and_old_layouts() {
+    use sha2::{Digest, Sha256};
+    let p = Project::new("ebpf-basic", "proj");
+    let kept_sha = "a".repeat(64);
+    let gone_sha = "b".repeat(64);
+    std::fs::write(
+        p.root.join("configs/kernels.hcl"),
+        format!(
+            "schema_version = \"1.0\"\nkernel \"6.1\" {{\n  file {{\n    path = \"k.deb\"\n    sha256 = \"{kept_sha}\"\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let id = |sha: &str| hex::encode(Sha256::digest(format!("{sha}\n")));
+    let (kept, gone) = (id(&kept_sha), id(&gone_sha));
+    let c = &p.cache;
+    let make = |rel: &str| {
+        let path = c.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        if rel.ends_with('/') {
+            std::fs::create_dir_all(&path).unwrap();
+            std::fs::write(path.join("data"), b"x").unwrap();
+        } else {
+            std::fs::write(&path, b"x").unwrap();
+        }
+    };
+    let keep = [
+        format!("kernels/v1/{kept}/"),
+        format!("kernels/parts/{kept_sha}.deb"),
+        format!("vmlinux/v3/{kept}/"),
+        format!("vmlinux/v3/{kept}.none"),
+        "kernels/locks/x".to_string(),
+        "objects/v2/ab/".to_string(),
+        "results/r.json".to_string(),
+        "initramfs/i.cpio".to_string(),
+    ];
+    let remove = [
+        format!("kernels/v1/{gone}/"),
+        format!("kernels/parts/{gone_sha}.deb"),
+        format!("vmlinux/v3/{gone}/"),
+        format!("vmlinux/v3/{gone}.none"),
+        "vmlinux/v2/".to_string(),
+        "kernels/v0/".to_string(),
+        "objects/v1/".to_string(),
+    ];
+    for rel in keep.iter().chain(&remove) {
+        make(rel);
+    }
+    let out = p.orca(&["clean", "--unused"]);
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    for rel in &keep {
+        assert!(c.join(rel).exists(), "{rel} stays:\n{said}");
+    }
+    for rel in &remove {
+        assert!(!c.join(rel).exists(), "{rel} is removed:\n{said}");
+        let shown = c.join(rel.trim_end_matches('/'));
+        assert!(
+            said.contains(&format!("removed {}", shown.display())),
+            "{rel} reported:\n{said}"
+        );
+    }
+}

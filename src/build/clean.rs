@@ -34,6 +34,76 @@ pub struct Scope {
     pub all: bool,
 }
 
+/// What `--unused` removes from the caches: kernels the catalog no longer names (their parts,
+/// unpacked trees and boot images), and cache layouts this orca no longer reads. `catalog` is
+/// the current catalog, or `None` when the specs do not load (then only old layouts go).
+pub fn unused(catalog: Option<&[crate::plan::Kernel]>) -> Vec<PathBuf> {
+    let cache = crate::paths::cache_root();
+    let mut paths = Vec::new();
+    // Areas whose entries live in a `v<N>` folder, and the folder this orca reads.
+    let objects = format!("v{}", super::cache::SCHEMA);
+    let layouts = [
+        ("kernels", crate::kernel::LAYOUT),
+        ("vmlinux", crate::vm::bootimage::LAYOUT),
+        ("objects", objects.as_str()),
+    ];
+    for (area, current) in layouts {
+        paths.extend(entries(&cache.join(area)).into_iter().filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            p.is_dir() && is_layout(&name) && name != current
+        }));
+    }
+    let Some(catalog) = catalog else {
+        return paths;
+    };
+    let ids: Vec<String> = catalog.iter().map(crate::kernel::kernel_id).collect();
+    let shas: Vec<String> = catalog
+        .iter()
+        .flat_map(|k| k.sources.iter().map(|s| s.sha256().to_ascii_lowercase()))
+        .collect();
+    // An entry is named by its kernel's id, or the id and `.none` (a kernel without a PVH image).
+    let named_by_id = |p: &PathBuf| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let id = name.strip_suffix(".none").unwrap_or(&name);
+        !ids.iter().any(|i| i == id)
+    };
+    paths.extend(
+        entries(&cache.join("kernels").join(crate::kernel::LAYOUT))
+            .into_iter()
+            .filter(named_by_id),
+    );
+    paths.extend(
+        entries(&cache.join("vmlinux").join(crate::vm::bootimage::LAYOUT))
+            .into_iter()
+            .filter(named_by_id),
+    );
+    paths.extend(entries(&cache.join("kernels/parts")).into_iter().filter(|p| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        // Only finished parts (`<sha256>.deb`/`.img`), never a download in progress.
+        match name.split_once('.') {
+            Some((sha, _)) if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                !shas.iter().any(|s| s == sha)
+            }
+            _ => false,
+        }
+    }));
+    paths
+}
+
+fn is_layout(name: &str) -> bool {
+    name.strip_prefix('v')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The entries of a folder, sorted; none when it does not exist.
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 /// One removed path and the disk space it used.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Removed {

@@ -260,16 +260,29 @@ fn nix(root: &Path, plan: &crate::plan::Plan, json: bool) -> Result<u8> {
 pub fn clean(a: CleanArgs) -> Result<u8> {
     let root = crate::paths::project_root();
     // Clean works even when the specs do not load: it then removes build/ only.
-    let out_dir = crate::plan::load_project(&root)
-        .ok()
-        .and_then(|p| p.toolchain)
-        .map(|t| t.out_dir);
+    let plan = crate::plan::load_project(&root).ok();
+    let out_dir = plan
+        .as_ref()
+        .and_then(|p| p.toolchain.as_ref())
+        .map(|t| t.out_dir.clone());
     let scope = build::clean::Scope {
         cache: a.cache,
         kernels: a.kernels,
         all: a.all,
     };
-    let targets = build::clean::targets(&root, out_dir.as_deref(), scope)?;
+    let mut targets = build::clean::targets(&root, out_dir.as_deref(), scope)?;
+    if a.unused && !a.all {
+        if plan.is_none() {
+            ui::warn("the specs do not load, so only old cache layouts are removed, not unused kernels");
+        }
+        let unused = build::clean::unused(plan.as_ref().map(|p| p.kernels.as_slice()));
+        // Inside an area that goes anyway, a path would only be counted twice.
+        let extra: Vec<_> = unused
+            .into_iter()
+            .filter(|u| !targets.iter().any(|t| u.starts_with(t)))
+            .collect();
+        targets.extend(extra);
+    }
     let removed = build::clean::remove(&targets, out_dir.map(|o| root.join(o)).as_deref())?;
     if removed.is_empty() {
         ui::status("nothing to remove");

@@ -85,6 +85,7 @@ Examples:
 Examples:
   orca clean              remove build/
   orca clean --cache      also the object and result caches
+  orca clean --unused     also kernels the catalog no longer names, and old cache layouts
   orca clean --all        everything orca stored, kernels included")]
     Clean(CleanArgs),
 
@@ -227,6 +228,11 @@ pub struct CleanArgs {
     /// Everything: build outputs, caches and kernels.
     #[arg(long)]
     pub all: bool,
+    /// Also remove cached kernels this project's catalog no longer names (their packages, trees
+    /// and boot images), and cache layouts this orca no longer reads. The cache is shared by all
+    /// your projects: another project fetches its kernels again if it needs them.
+    #[arg(long)]
+    pub unused: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,7 +33,7 @@ pub use kconfig::{BOOT_NEEDS, BPF_NEEDS, Kconfig, Need, Setting};
 pub use modules::Module;
 
 /// The layout version of unpacked trees; bumped when `unpack` changes what it writes.
-const LAYOUT: &str = "v1";
+pub const LAYOUT: &str = "v1";
 
 /// The modules orca's guests load at boot when the kernel builds them as modules, and why.
 pub const BOOT_MODULES: &[(&str, &str)] = &[

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use crate::kernel::Prepared;
 
 /// Bumped when what is written here changes.
-const LAYOUT: &str = "v3";
+pub const LAYOUT: &str = "v3";
 
 /// The Xen ELF note that carries the 32-bit PVH entry point.
 const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
