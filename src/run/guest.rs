@@ -59,12 +59,25 @@ impl CellRunner for GuestRunner<'_> {
         cfg.boot_timeout = cfg.boot_timeout.min(job.timeout);
         state("booting");
         // The cell's deadline bounds both boots together.
-        let mut machine = Machine::boot_or_retry(cfg, job.timeout.saturating_sub(start.elapsed()), || {
+        let mut machine = Machine::boot_or_retry(cfg, job.timeout, || {
             crate::ui::warn(format!(
                 "cell {}: the guest panicked while booting; booting once more",
                 job.cell.id
             ));
             state("booting again");
+        })
+        .map_err(|e| {
+            // The cell's deadline covers its boots: running out of it while booting is the cell
+            // passing its deadline, said the same way as when the command runs too long.
+            if exit_of(&e) != Exit::Timeout {
+                return e;
+            }
+            let limit = job.timeout.mul_f64(crate::vm::accel::last_scale());
+            e.context(format!(
+                "cell {} passed its deadline of {}",
+                job.cell.id,
+                crate::ui::duration(limit)
+            ))
         })?;
         self.seen
             .lock()

@@ -80,6 +80,26 @@ struct Verdict {
 /// Resolves `want` for a VM that will boot `image` with the base initramfs `initrd`, probing KVM
 /// when needed. A fallback to TCG prints one warning per process.
 pub fn resolve(want: Accel, image: &Path, initrd: &Path) -> Result<Resolved> {
+    let r = resolve_uncounted(want, image, initrd)?;
+    LAST.store(
+        if r == Resolved::Kvm { 1 } else { 2 },
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    Ok(r)
+}
+
+/// The last acceleration [`resolve`] settled on in this process: 0 none yet, 1 KVM, 2 TCG.
+static LAST: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The deadline factor of the last acceleration resolved in this process (1 before any).
+pub fn last_scale() -> f64 {
+    match LAST.load(std::sync::atomic::Ordering::Relaxed) {
+        2 => Resolved::Tcg.scale(),
+        _ => Resolved::Kvm.scale(),
+    }
+}
+
+fn resolve_uncounted(want: Accel, image: &Path, initrd: &Path) -> Result<Resolved> {
     if want == Accel::Tcg {
         return Ok(Resolved::Tcg);
     }

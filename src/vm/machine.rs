@@ -118,7 +118,8 @@ pub struct Machine {
 
 impl Machine {
     /// Boots a VM and waits until its agent is ready (see [`Machine::boot`]); a guest that panics
-    /// while booting is booted once more if `within` (from now) allows.
+    /// while booting is booted once more if `within` (a KVM-time budget from now, scaled like every
+    /// deadline) allows.
     pub fn boot_or_retry(cfg: VmConfig, within: Duration, on_retry: impl FnOnce()) -> Result<Machine> {
         let start = Instant::now();
         let mut again = cfg.clone();
@@ -127,9 +128,14 @@ impl Machine {
             // anything of the job ran (seen once: "Fatal exception in interrupt" on 7.2 while another
             // guest booted beside it). Booting once more tells that apart from a kernel that cannot
             // boot, which panics again; `within` bounds both boots together.
-            Err(e) if crate::error::exit_of(&e) == crate::error::Exit::GuestPanic && start.elapsed() < within => {
+            Err(e)
+                if crate::error::exit_of(&e) == crate::error::Exit::GuestPanic
+                    && start.elapsed() < within.mul_f64(accel::last_scale()) =>
+            {
                 on_retry();
-                again.boot_timeout = again.boot_timeout.min(within.saturating_sub(start.elapsed()));
+                // boot_timeout is KVM-time too: what is left of the budget, unscaled.
+                let left = within.mul_f64(accel::last_scale()).saturating_sub(start.elapsed());
+                again.boot_timeout = again.boot_timeout.min(left.div_f64(accel::last_scale()));
                 Machine::boot(again)
             }
             other => other,

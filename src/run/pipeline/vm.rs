@@ -65,8 +65,7 @@ fn run_in_guest(
     let _ = writeln!(log, "orca: booting vm {} on kernel {}", g.vm, g.kernel);
     let mut cfg = setup::config(g.plan, spec, &overrides, g.root)?;
     cfg.tcg_single_thread = g.crowded;
-    let within = Duration::from_secs(s.timeout_secs).saturating_sub(start.elapsed());
-    let mut machine = Machine::boot_or_retry(cfg, within, || {
+    let mut machine = Machine::boot_or_retry(cfg, Duration::from_secs(s.timeout_secs), || {
         let _ = writeln!(log, "orca: the guest panicked while booting; booting once more");
     })?;
     *booted = Some((machine.release().to_string(), machine.accel().name().to_string()));
