@@ -35,21 +35,22 @@ fn run(dir: &Path, cache: &Path) -> (i32, Value, String) {
     (out.status.code().unwrap(), report, stderr)
 }
 
-fn stage<'a>(r: &'a Value, name: &str) -> &'a Value {
-    r["cells"].as_array().unwrap().iter().find(|c| c["id"] == name).unwrap()
-}
-
-#[test]
-fn artifacts_flow_through_a_vm_stage_and_the_second_run_is_cached() {
+/// Whether QEMU is installed; without it the test is skipped, saying why (never under CI).
+fn qemu_installed() -> bool {
     let qemu = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()));
     if !qemu {
         assert!(!in_ci(), "CI=true and qemu-system-x86_64 is not installed");
         eprintln!("SKIPPED pipeline_vm: qemu-system-x86_64 is not installed (run .ci/setup)");
-        return;
     }
+    qemu
+}
+
+/// A project below the target folder (the guest sees the host's tree, not its /tmp) holding the
+/// VM pipeline fixture and the catalog, in a scratch folder removed on drop.
+fn project(name: &str) -> (Scratch, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let scratch = Scratch(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pipeline-vm-{}", std::process::id())));
+    let scratch = Scratch(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id())));
     let dir = scratch.0.join("project");
     std::fs::create_dir_all(dir.join("configs")).unwrap();
     std::fs::create_dir_all(dir.join("ebpf")).unwrap();
@@ -59,13 +60,26 @@ fn artifacts_flow_through_a_vm_stage_and_the_second_run_is_cached() {
     )
     .unwrap();
     std::fs::copy(root.join("configs/kernels.hcl"), dir.join("configs/kernels.hcl")).unwrap();
+    (scratch, dir)
+}
+
+fn stage<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["cells"].as_array().unwrap().iter().find(|c| c["id"] == name).unwrap()
+}
+
+#[test]
+fn artifacts_flow_through_a_vm_stage_and_the_second_run_is_cached() {
+    if !qemu_installed() {
+        return;
+    }
+    let (scratch, dir) = project("pipeline-vm");
     // The kernels are shared with the rest of orca's cache; the results are this test's own.
     let cache = scratch.0.join("cache");
     let shared = std::env::var_os("ORCA_CACHE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/orca"));
     std::fs::create_dir_all(&cache).unwrap();
-    for area in ["kernels", "apt", "initramfs", "accel", "bootimage"] {
+    for area in ["kernels", "apt", "initramfs", "accel", "vmlinux"] {
         if shared.join(area).exists() {
             std::os::unix::fs::symlink(shared.join(area), cache.join(area)).unwrap();
         }
@@ -108,25 +122,10 @@ fn artifacts_flow_through_a_vm_stage_and_the_second_run_is_cached() {
 
 #[test]
 fn a_guest_that_panics_while_booting_is_booted_once_more_then_the_stage_errors() {
-    let qemu = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()));
-    if !qemu {
-        assert!(!in_ci(), "CI=true and qemu-system-x86_64 is not installed");
-        eprintln!("SKIPPED pipeline_vm: qemu-system-x86_64 is not installed (run .ci/setup)");
+    if !qemu_installed() {
         return;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let scratch =
-        Scratch(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pipeline-panic-{}", std::process::id())));
-    let dir = scratch.0.join("project");
-    std::fs::create_dir_all(dir.join("configs")).unwrap();
-    std::fs::create_dir_all(dir.join("ebpf")).unwrap();
-    std::fs::copy(
-        root.join("tests/fixtures/pipelines/vm.hcl"),
-        dir.join("configs/pipeline.hcl"),
-    )
-    .unwrap();
-    std::fs::copy(root.join("configs/kernels.hcl"), dir.join("configs/kernels.hcl")).unwrap();
+    let (_scratch, dir) = project("pipeline-panic");
     // No init and no root device: the kernel panics early in every boot, the same way each time.
     let out = Command::new(env!("CARGO_BIN_EXE_orca"))
         .args(["pipeline", "run", "configs/pipeline.hcl", "--json", "-", "--no-cache"])
