@@ -128,6 +128,17 @@ pub enum ShareFs {
     Virtiofs,
 }
 
+impl ShareFs {
+    /// The modules a guest loads to mount shares this way (their dependencies come with them).
+    pub fn modules(self) -> &'static [&'static str] {
+        match self {
+            ShareFs::NineP => &["9pnet_virtio", "9p"],
+            // Pulls in fuse through its dependencies.
+            ShareFs::Virtiofs => &["virtiofs"],
+        }
+    }
+}
+
 /// What the project's eBPF tests need on top of booting (loading, verifying and attaching the
 /// firewall's XDP and TC programs, and the veth pairs the behaviour suite sends packets over).
 pub const BPF_NEEDS: &[Need] = &[
@@ -414,6 +425,18 @@ CONFIG_OVERLAY_FS=n
             "{err}"
         );
         assert_eq!(Kconfig::default().share_fs(), Some(ShareFs::NineP));
+    }
+
+    #[test]
+    fn the_default_boot_modules_are_the_9p_ones() {
+        let boot: Vec<&str> = crate::kernel::BOOT_MODULES.iter().map(|(m, _)| *m).collect();
+        for m in ShareFs::NineP.modules() {
+            assert!(boot.contains(m), "{m} in {boot:?}");
+        }
+        assert!(
+            ShareFs::Virtiofs.modules().iter().all(|m| !boot.contains(m)),
+            "{boot:?}"
+        );
     }
 
     #[test]

@@ -35,7 +35,8 @@ pub use modules::Module;
 /// The layout version of unpacked trees; bumped when `unpack` changes what it writes.
 pub const LAYOUT: &str = "v1";
 
-/// The modules orca's guests load at boot when the kernel builds them as modules, and why.
+/// The modules orca's guests load at boot when the kernel builds them as modules, and why; the
+/// 9p ones are [`ShareFs::NineP`](kconfig::ShareFs)'s.
 pub const BOOT_MODULES: &[(&str, &str)] = &[
     ("virtio_pci", "virtio devices on QEMU's PCI bus"),
     ("virtio_console", "the agent's virtio-serial port"),
@@ -50,15 +51,16 @@ pub const BOOT_MODULES: &[(&str, &str)] = &[
 /// The boot modules of [`BOOT_MODULES`] that this kernel's guests load: with a kernel that has no
 /// 9p (Debian's cloud kernels), `virtiofs` (which pulls in fuse) in place of the 9p modules.
 pub fn boot_modules(p: &Prepared) -> Vec<&'static str> {
-    let virtiofs = p.config.share_fs() == Some(kconfig::ShareFs::Virtiofs);
-    let nine_p = |m: &&str| matches!(*m, "9pnet_virtio" | "9p");
+    use kconfig::ShareFs;
+    let share = p.config.share_fs().unwrap_or(ShareFs::NineP);
+    let nine_p = ShareFs::NineP.modules();
     let mut wanted: Vec<&'static str> = BOOT_MODULES
         .iter()
         .map(|(m, _)| *m)
-        .filter(|m| !(virtiofs && nine_p(m)))
+        .filter(|m| share == ShareFs::NineP || !nine_p.contains(m))
         .collect();
-    if virtiofs {
-        wanted.push("virtiofs");
+    if share != ShareFs::NineP {
+        wanted.extend(share.modules());
     }
     wanted
 }

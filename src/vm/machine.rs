@@ -175,11 +175,7 @@ impl Machine {
             MachineType::Q35 => vec!["virtio_pci".into()],
         };
         modules.push("virtio_console".into());
-        match share_fs {
-            ShareFs::NineP => modules.extend(["9pnet_virtio", "9p"].map(String::from)),
-            // Pulls in fuse through its dependencies; nothing when built in.
-            ShareFs::Virtiofs => modules.push("virtiofs".into()),
-        }
+        modules.extend(share_fs.modules().iter().map(|m| m.to_string()));
         modules.push("overlay".into());
         let pvpanic = ["pvpanic_mmio", "pvpanic"].into_iter().find(|m| has_module(k, m));
         modules.extend(pvpanic.map(String::from));
