@@ -391,6 +391,9 @@ fn clean_unused_removes_kernels_the_catalog_no_longer_names_and_old_layouts() {
         format!("vmlinux/v3/{kept}/"),
         format!("vmlinux/v3/{kept}.none"),
         "kernels/locks/x".to_string(),
+        // A running orca's unpack and atomic write in progress.
+        "kernels/v1/.tmp-1-abc/".to_string(),
+        "vmlinux/v3/.tmpXYZ".to_string(),
         "objects/v2/ab/".to_string(),
         "results/r.json".to_string(),
         "initramfs/i.cpio".to_string(),

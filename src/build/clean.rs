@@ -62,20 +62,22 @@ pub fn unused(catalog: Option<&[crate::plan::Kernel]>) -> Vec<PathBuf> {
         .flat_map(|k| k.sources.iter().map(|s| s.sha256().to_ascii_lowercase()))
         .collect();
     // An entry is named by its kernel's id, or the id and `.none` (a kernel without a PVH image).
-    let named_by_id = |p: &PathBuf| {
+    // A name starting with `.` is a running orca's temporary (an unpack or an atomic write): its
+    // owner removes it, or the next run sweeps it once the owner is gone.
+    let not_in_catalog = |p: &PathBuf| {
         let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let id = name.strip_suffix(".none").unwrap_or(&name);
-        !ids.iter().any(|i| i == id)
+        !name.starts_with('.') && !ids.iter().any(|i| i == id)
     };
     paths.extend(
         entries(&cache.join("kernels").join(crate::kernel::LAYOUT))
             .into_iter()
-            .filter(named_by_id),
+            .filter(not_in_catalog),
     );
     paths.extend(
         entries(&cache.join("vmlinux").join(crate::vm::bootimage::LAYOUT))
             .into_iter()
-            .filter(named_by_id),
+            .filter(not_in_catalog),
     );
     paths.extend(entries(&cache.join("kernels/parts")).into_iter().filter(|p| {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
