@@ -80,7 +80,7 @@ struct Verdict {
 /// Resolves `want` for a VM that will boot `image` with the base initramfs `initrd`, probing KVM
 /// when needed. A fallback to TCG prints one warning per process.
 pub fn resolve(want: Accel, image: &Path, initrd: &Path) -> Result<Resolved> {
-    let r = resolve_uncounted(want, image, initrd)?;
+    let r = decide(want, image, initrd)?;
     LAST.store(
         if r == Resolved::Kvm { 1 } else { 2 },
         std::sync::atomic::Ordering::Relaxed,
@@ -99,7 +99,8 @@ pub fn last_scale() -> f64 {
     }
 }
 
-fn resolve_uncounted(want: Accel, image: &Path, initrd: &Path) -> Result<Resolved> {
+/// What [`resolve`] settles on, before it is remembered.
+fn decide(want: Accel, image: &Path, initrd: &Path) -> Result<Resolved> {
     if want == Accel::Tcg {
         return Ok(Resolved::Tcg);
     }

@@ -128,14 +128,14 @@ impl Machine {
             // anything of the job ran (seen once: "Fatal exception in interrupt" on 7.2 while another
             // guest booted beside it). Booting once more tells that apart from a kernel that cannot
             // boot, which panics again; `within` bounds both boots together.
-            Err(e)
-                if crate::error::exit_of(&e) == crate::error::Exit::GuestPanic
-                    && start.elapsed() < within.mul_f64(accel::last_scale()) =>
-            {
+            Err(e) if crate::error::exit_of(&e) == crate::error::Exit::GuestPanic => {
+                // What is left of the budget, in KVM time like `within` and `boot_timeout`.
+                let left = within.saturating_sub(start.elapsed().div_f64(accel::last_scale()));
+                if left.is_zero() {
+                    return Err(e);
+                }
                 on_retry();
-                // boot_timeout is KVM-time too: what is left of the budget, unscaled.
-                let left = within.mul_f64(accel::last_scale()).saturating_sub(start.elapsed());
-                again.boot_timeout = again.boot_timeout.min(left.div_f64(accel::last_scale()));
+                again.boot_timeout = again.boot_timeout.min(left);
                 Machine::boot(again)
             }
             other => other,
