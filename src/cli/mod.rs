@@ -661,7 +661,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Matrix(MatrixCommand::Run(a)) => matrix::run(a),
         Command::Test(a) => matrix::test(a),
         Command::Pipeline(PipelineCommand::Run(a)) => pipeline::run(a),
+        #[cfg(target_os = "linux")]
         Command::Install(a) => status::install(a),
+        #[cfg(target_os = "linux")]
         Command::Uninstall(a) => status::uninstall(a),
         Command::Gen(a) => gen_cmd::run(a),
         Command::Completions(a) => {
@@ -671,12 +673,13 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         }
         #[cfg(target_os = "linux")]
         Command::Agent(a) => crate::agent::main(a.port),
-        #[cfg(not(target_os = "linux"))]
-        Command::Agent(_) => Err(linux_only("agent")),
         #[cfg(target_os = "linux")]
         Command::Suite(a) => crate::suite::main(a),
+        // Refused above already; these commands exist on Linux only.
         #[cfg(not(target_os = "linux"))]
-        Command::Suite(_) => Err(linux_only("suite")),
+        c @ (Command::Install(_) | Command::Uninstall(_) | Command::Agent(_) | Command::Suite(_)) => {
+            Err(linux_only(needs_linux(&c).unwrap_or("this command")))
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 
-use super::{InstallArgs, StatusArgs, UninstallArgs};
+use super::StatusArgs;
+#[cfg(target_os = "linux")]
+use super::{InstallArgs, UninstallArgs};
 use crate::install;
 #[cfg(target_os = "linux")]
 use crate::install::{InstallOptions, What};
@@ -24,16 +26,6 @@ pub fn run(a: StatusArgs) -> Result<u8> {
         false => print!("{}", install::status::render(&status)),
     }
     Ok(0)
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn install(_: InstallArgs) -> Result<u8> {
-    Err(super::linux_only("install"))
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn uninstall(_: UninstallArgs) -> Result<u8> {
-    Err(super::linux_only("uninstall"))
 }
 
 #[cfg(target_os = "linux")]
