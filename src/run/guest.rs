@@ -57,6 +57,18 @@ impl CellRunner for GuestRunner<'_> {
         cfg.tcg_single_thread = job.crowded;
         // Both are KVM-time and scaled alike: the boot cannot outlive the cell's deadline.
         cfg.boot_timeout = cfg.boot_timeout.min(job.timeout);
+        // The cell's deadline covers its boots and its command: running out of it in either is the
+        // cell passing its deadline, said one way.
+        let past_deadline = |e: anyhow::Error, limit: std::time::Duration| {
+            if exit_of(&e) != Exit::Timeout {
+                return e;
+            }
+            e.context(format!(
+                "cell {} passed its deadline of {}",
+                job.cell.id,
+                crate::ui::duration(limit)
+            ))
+        };
         state("booting");
         // The cell's deadline bounds both boots together.
         let mut machine = Machine::boot_or_retry(cfg, job.timeout, || {
@@ -66,19 +78,7 @@ impl CellRunner for GuestRunner<'_> {
             ));
             state("booting again");
         })
-        .map_err(|e| {
-            // The cell's deadline covers its boots: running out of it while booting is the cell
-            // passing its deadline, said the same way as when the command runs too long.
-            if exit_of(&e) != Exit::Timeout {
-                return e;
-            }
-            let limit = job.timeout.mul_f64(crate::vm::accel::last_scale());
-            e.context(format!(
-                "cell {} passed its deadline of {}",
-                job.cell.id,
-                crate::ui::duration(limit)
-            ))
-        })?;
+        .map_err(|e| past_deadline(e, job.timeout.mul_f64(crate::vm::accel::last_scale())))?;
         self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -104,17 +104,7 @@ impl CellRunner for GuestRunner<'_> {
             },
             Some(deadline),
         );
-        let res = match ran {
-            Ok(r) => r,
-            Err(e) if exit_of(&e) == Exit::Timeout => {
-                return Err(e.context(format!(
-                    "cell {} passed its deadline of {}",
-                    job.cell.id,
-                    crate::ui::duration(limit)
-                )));
-            }
-            Err(e) => return Err(e),
-        };
+        let res = ran.map_err(|e| past_deadline(e, limit))?;
         if res.code.is_none() {
             // Killed in the guest (the OOM killer, a crash): the kernel's log says by what.
             let console = crate::vm::machine::console_tail(&machine.dir().join("console.log"), 30);
