@@ -8,7 +8,7 @@
 //! of milliseconds, so the answer is remembered in the `toolchain` cache area, keyed by the
 //! binary's inode, size and change times: a rebuild that changes nothing need not start clang.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -162,16 +162,9 @@ fn major_after(line: &str, marker: &str) -> Option<u32> {
 fn find(name: &str, root: &Path) -> Option<PathBuf> {
     if name.contains('/') {
         let p = root.join(name);
-        return is_executable(&p).then_some(p);
+        return crate::process::is_executable(&p).then_some(p);
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    crate::process::on_path(name)
 }
 
 /// The remembered probe, valid while the binary is untouched.

@@ -71,29 +71,20 @@ pub fn choose(k: &Prepared) -> Result<ShareFs> {
 pub fn find() -> std::result::Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("ORCA_VIRTIOFSD").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        return if is_executable(&p) {
+        return if crate::process::is_executable(&p) {
             Ok(p)
         } else {
             Err(format!("ORCA_VIRTIOFSD={} is not an executable file", p.display()))
         };
     }
-    let on_path = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("virtiofsd"))
-                .collect::<Vec<_>>()
+    crate::process::on_path("virtiofsd")
+        .or_else(|| {
+            PLACES
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| crate::process::is_executable(p))
         })
-        .unwrap_or_default();
-    on_path
-        .into_iter()
-        .chain(PLACES.iter().map(PathBuf::from))
-        .find(|p| is_executable(p))
         .ok_or_else(|| format!("no virtiofsd was found (looked on PATH and in {})", PLACES.join(", ")))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Whether `bin` is the Rust virtiofsd (its own `--sandbox` flag) rather than QEMU's C one
