@@ -2,13 +2,15 @@
 # command) in the guest, and write junit.xml, verdict and suite.json into $out with
 # nix/cell_report.py. The test itself succeeds whenever the guest ran, so that its report is kept
 # and cached; `check` below fails when a test failed against the expectations.
-{ pkgs, orca, ebpf, src, cell }:
+{ pkgs, orcaLib, orca, ebpf, src, cell }:
 let
   spec = cell.spec;
   specFile = pkgs.writeText "orca-${spec.check}.json" (builtins.toJSON spec);
   results = pkgs.testers.runNixOSTest {
     name = "orca-${spec.check}";
-    globalTimeout = spec.timeout_secs;
+    # The boot, the command and the report each have their own allowance (lib/matrix.nix); the
+    # command's timeout alone would let a slow boot kill a passing cell before it reports.
+    globalTimeout = orcaLib.globalTimeoutFor spec;
     nodes.machine = {
       boot.kernelPackages = cell.kernelPackages;
       environment.systemPackages = [ orca pkgs.iproute2 pkgs.bpftools ];
@@ -23,7 +25,7 @@ let
       with open("${specFile}") as spec_file:
           spec = json.load(spec_file)
       machine.start()
-      machine.wait_for_unit("multi-user.target")
+      machine.wait_for_unit("multi-user.target", timeout=spec["boot_timeout_secs"])
       status, output = machine.execute(spec["run"], timeout=spec["timeout_secs"])
       write_cell_report(spec, status, output, os.environ.get("out", "."))
     '';

@@ -17,10 +17,12 @@ let
   projectSrc = sources [ "Cargo.toml" "configs" "ebpf" "nix" ];
 
   llvm = orcaLib.llvmFor { inherit pkgs rev; } data.toolchain.clang_major;
+  clangSystem = import ./clang-system.nix { inherit pkgs lib isLinux llvm; major = data.toolchain.clang_major; };
   orca = import ./orca.nix { inherit pkgs lib root; };
-  ebpf = import ./ebpf.nix { inherit pkgs lib orcaLib data llvm; src = ebpfSrc; };
+  ebpf = import ./ebpf.nix { inherit pkgs lib orcaLib data clangSystem; src = ebpfSrc; };
 
   resolveKernel = orcaLib.kernelFor { inherit pkgs rev; inherit (data) kernels; };
+  # Kernels the pin has and builds with BTF (resolve.nix): the ones a vmlinux.h can come from.
   bootable = lib.filterAttrs (_: k: k.available) (lib.genAttrs (builtins.attrNames data.kernels) resolveKernel);
   vmlinuxH = lib.mapAttrs' (version: k: {
     name = "vmlinux-h-${orcaLib.versionAttr version}";
@@ -30,7 +32,7 @@ let
   # The kernel matrix runs on x86_64-linux only: the catalog's kernels are x86_64 kernels.
   cells = orcaLib.partitionCells { inherit (data) matrix; inherit resolveKernel; };
   cellChecks = lib.mapAttrs (_: cell: import ./cell-test.nix {
-    inherit pkgs orca ebpf cell;
+    inherit pkgs orcaLib orca ebpf cell;
     src = projectSrc;
   }) cells.available;
 
@@ -58,7 +60,7 @@ in
     inherit data;
   };
 
-  devShell = import ./devshell.nix { inherit pkgs lib isLinux llvm orca; };
+  devShell = import ./devshell.nix { inherit pkgs lib isLinux llvm orca clangSystem; };
 
   # nixfmt is the RFC 166 style formatter; nixfmt-rfc-style is a deprecated alias of it in 25.11.
   formatter = pkgs.nixfmt;

@@ -1,7 +1,13 @@
 # devShells.default: the pinned eBPF toolchain and Rust, plus orca itself. On macOS only what runs
 # there (Rust, clang, QEMU, orca); the BPF tools, libbpf and pahole are Linux-only.
-{ pkgs, lib, isLinux, llvm, orca }:
-pkgs.mkShell {
+#
+# The clang here is clang-unwrapped (no cc-wrapper, so no hardening flags): it reads no
+# NIX_CFLAGS_COMPILE, and NixOS has no /usr/include, so the shell tells orca where the headers
+# packages.ebpf compiles against are: `orca build` adds ORCA_SYSTEM_INCLUDES (`:`-separated) as
+# -isystem directories and ORCA_CLANG_RESOURCE_DIR as -resource-dir (README, "Building in the
+# Nix dev shell").
+{ pkgs, lib, isLinux, llvm, orca, clangSystem }:
+pkgs.mkShell ({
   packages = [
     pkgs.rustc
     pkgs.cargo
@@ -14,4 +20,7 @@ pkgs.mkShell {
   ] ++ lib.optionals isLinux [ pkgs.bpftools pkgs.libbpf pkgs.pahole ];
   # cc-wrapper's hardening flags (zerocallusedregs, stackprotector, fortify) break BPF objects.
   hardeningDisable = [ "all" ];
-}
+  ORCA_CLANG_RESOURCE_DIR = clangSystem.resourceDir;
+} // lib.optionalAttrs isLinux {
+  ORCA_SYSTEM_INCLUDES = lib.concatStringsSep ":" clangSystem.systemIncludes;
+})

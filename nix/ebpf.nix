@@ -1,21 +1,17 @@
 # packages.ebpf: every program in programs.json, compiled with the pinned clang-unwrapped and the
 # flags of toolchain.json. Unwrapped clang and stdenvNoCC: no cc-wrapper, so none of its hardening
-# flags (-fzero-call-used-regs, -fstack-protector-strong), which break BPF, reach clang.
-{ pkgs, lib, orcaLib, data, src, llvm }:
+# flags (-fzero-call-used-regs, -fstack-protector-strong), which break BPF, reach clang; what the
+# wrapper would add (headers, resource dir) comes from clang-system.nix instead.
+{ pkgs, lib, orcaLib, data, src, clangSystem }:
 let
-  clang = llvm.clang-unwrapped;
-  # Instead of the host's /usr/include (Debian's linux-libc-dev and libbpf-dev).
-  systemIncludes = [ "${pkgs.libbpf}/include" "${pkgs.linuxHeaders}/include" ];
-  prefixMaps = {
-    "${pkgs.libbpf}" = "/libbpf";
-    "${pkgs.linuxHeaders}" = "/linux-headers";
-  };
+  clang = clangSystem.clang;
   compile = program: orcaLib.clangCommand {
     clang = "${clang}/bin/clang";
-    # The build directory and clang's resource dir are only known to the builder.
-    extra = [ "-ffile-prefix-map=$PWD=." "-ffile-prefix-map=$resource=/clang" ];
+    # The build directory is only known to the builder.
+    extra = [ "-ffile-prefix-map=$PWD=." ];
     toolchain = data.toolchain;
-    inherit program systemIncludes prefixMaps;
+    inherit program;
+    inherit (clangSystem) systemIncludes prefixMaps resourceDir;
   };
 in
 pkgs.stdenvNoCC.mkDerivation {
@@ -28,7 +24,6 @@ pkgs.stdenvNoCC.mkDerivation {
   hardeningDisable = [ "all" ];
   buildPhase = ''
     runHook preBuild
-    resource=$(${clang}/bin/clang -print-resource-dir)
     ${lib.concatMapStringsSep "\n" (p: "echo 'clang ${p.name}'; ${compile p}") data.programs}
     runHook postBuild
   '';

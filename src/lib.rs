@@ -8,6 +8,7 @@
 #[cfg(target_os = "linux")]
 pub mod agent;
 pub mod build;
+pub mod ci;
 pub mod cli;
 pub mod error;
 pub mod install;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// True when progress may be drawn: stderr is a terminal and `CI` is not set.
 pub fn fancy() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
+    std::io::stderr().is_terminal() && !crate::ci::enabled()
 }
 
 /// A status line on stderr: `orca: <msg>`.

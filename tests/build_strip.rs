@@ -179,7 +179,9 @@ fn built_objects_load_into_the_running_kernel() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !(bpffs && root && bpftool) {
-        eprintln!("skipped: needs root ({root}), bpftool ({bpftool}) and a bpffs at /sys/fs/bpf ({bpffs})");
+        orca::ci::skip_or_fail(format!(
+            "loading the objects needs root ({root}), bpftool ({bpftool}) and a bpffs at /sys/fs/bpf ({bpffs})"
+        ));
         return;
     }
     let p = build_support::Project::new("ebpf-basic", "proj");

@@ -19,7 +19,7 @@ use serde_json::Value;
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+    orca::ci::enabled()
 }
 
 /// Why this host cannot run the test, if it cannot.

@@ -28,15 +28,11 @@ fn nix_or_skip() -> Option<Nix> {
         .output()
         .is_ok_and(|o| o.status.success());
     if !present {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI=true: nix must be installed (bash .ci/setup installs nix-bin)"
-        );
-        eprintln!("skipped: nix is not installed");
+        orca::ci::skip_or_fail("nix is not installed (bash .ci/setup installs nix-bin)");
         return None;
     }
     if std::env::var_os("ORCA_NIX_ONLINE").is_some() {
-        eprintln!("skipped: ORCA_NIX_ONLINE is set, so nixpkgs may be fetched and a real build would run");
+        orca::ci::skip_or_fail("ORCA_NIX_ONLINE is set, so nixpkgs may be fetched and a real build would run");
         return None;
     }
     Some(Nix::default())

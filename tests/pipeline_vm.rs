@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+    orca::ci::enabled()
 }
 
 struct Scratch(PathBuf);

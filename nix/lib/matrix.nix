@@ -18,16 +18,28 @@ rec {
   guestObjects = "/etc/orca/objects";
   guestProject = "/etc/orca/project";
 
-  # The guest command for a cell.
+  # The guest command for a cell. CI=true, as the native backend sets it in its cells: the suite
+  # then fails a test whose prerequisite is missing instead of skipping it, so a cell cannot pass
+  # without running every test on its kernel.
   runFor = cell:
     if isSuite cell.command then
-      "orca suite --json --objects ${guestObjects}"
+      "CI=true orca suite --json --objects ${guestObjects}"
     else
-      "cd ${guestProject} && ${cell.command}";
+      "cd ${guestProject} && CI=true ${cell.command}";
+
+  # How long the guest may take to boot (to multi-user.target), on top of the cell's own timeout,
+  # which is the command's alone as in the native backend; and what writing the report and
+  # stopping the VM may take. A NixOS test's globalTimeout kills it whatever it is doing, so it
+  # must cover all three: equal to the command's timeout, a slow boot would kill a passing cell
+  # before it reports.
+  bootTimeoutSecs = 600;
+  reportTimeoutSecs = 120;
+  globalTimeoutFor = spec: spec.boot_timeout_secs + spec.timeout_secs + reportTimeoutSecs;
 
   # What nix/cell_report.py reads for one cell.
   cellSpec = matrix: cell: {
     inherit (cell) id check kernel command timeout_secs;
+    boot_timeout_secs = bootTimeoutSecs;
     kind = if isSuite cell.command then "suite" else "command";
     run = runFor cell;
     expectations = expectationsFor cell.kernel matrix.expectations;

@@ -6,6 +6,9 @@
   # not in the catalog, has no nixpkgs attribute there, or the pin lacks or has removed the attribute
   # (nixpkgs keeps removed kernels as throwing aliases). Each of these makes its cells "unavailable",
   # as the native backend marks a cell whose kernel has no source; none stops the evaluation.
+  # A kernel the pin builds without BTF (CONFIG_DEBUG_INFO_BTF, read from the kernel's own config:
+  # nixpkgs may leave it off before 5.11) is unavailable too: vmlinux.h comes from its BTF, and the
+  # native matrix's kernels (Debian's) all have it, so a cell there would not prove the same thing.
   kernelFor = { kernels, pkgs, rev }: version:
     if !(builtins.hasAttr version kernels) then
       { available = false; reason = "kernel ${version} is not in the kernel catalog (configs/kernels.hcl)"; }
@@ -20,6 +23,12 @@
         { available = false; reason = "nixpkgs ${rev} has no ${attr} (kernel ${version})"; }
       else if !tried.success then
         { available = false; reason = "nixpkgs ${rev} removed ${attr} (kernel ${version})"; }
+      else if !(tried.value.kernel.config.isYes "DEBUG_INFO_BTF") then
+        {
+          available = false;
+          reason = "nixpkgs ${rev} builds ${attr} (kernel ${version}) without CONFIG_DEBUG_INFO_BTF, so it has no"
+            + " BTF to generate vmlinux.h from or to match the native matrix's kernels";
+        }
       else
         { available = true; inherit attr; kernelPackages = tried.value; };
 

@@ -6,10 +6,30 @@ let
   args = {
     inherit toolchain program;
     systemIncludes = [ "/s/libbpf/include" "/s/linux-headers/include" ];
-    prefixMaps = { "/s/libbpf" = "/libbpf"; "/s/linux-headers" = "/linux-headers"; };
+    prefixMaps = [ { from = "/s/libbpf"; to = "/libbpf"; } { from = "/s/linux-headers"; to = "/linux-headers"; } ];
+  };
+  # A real derivation, as nixpkgs' libbpf is one: its path carries string context, which Nix
+  # refuses in an attribute name (the first form of prefixMaps, { "${libbpf}" = "/libbpf"; }).
+  libbpf = derivation { name = "libbpf-stand-in"; system = "x86_64-linux"; builder = "/bin/sh"; outputs = [ "out" "lib" ]; };
+  withStorePaths = args // {
+    systemIncludes = [ "${libbpf}/include" ];
+    prefixMaps = [ { from = "${libbpf}"; to = "/libbpf"; } ];
+    resourceDir = "${libbpf.lib}/lib/clang/19";
   };
 in
 {
+  storePathsAreAcceptedAndMapped = {
+    expr = builtins.filter (a: builtins.match ".*(-isystem|-resource-dir|prefix-map|/nix/store).*" a != null) (c.clangArgs withStorePaths);
+    expected = [
+      "-resource-dir" "${libbpf.lib}/lib/clang/19"
+      "-isystem" "${libbpf}/include"
+      "-ffile-prefix-map=${libbpf}=/libbpf"
+    ];
+  };
+  storePathsKeepTheirContext = {
+    expr = builtins.hasContext (c.clangCommand (withStorePaths // { clang = "clang"; }));
+    expected = true;
+  };
   flagsInTheNativeOrder = {
     expr = c.clangArgs args;
     expected = [

@@ -19,6 +19,7 @@ let
   expectedFor = d: cell:
     let attr = (d.kernels.${cell.kernel} or { nixpkgs = null; }).nixpkgs; in
     if attr != null && builtins.hasAttr attr pkgs && (builtins.tryEval pkgs.${attr}).success
+      && pkgs.${attr}.kernel.config.isYes "DEBUG_INFO_BTF"
     then { available = attr; } else { unavailable = cell.check; };
   actualFor = p: cell:
     if builtins.hasAttr cell.check p.available then { available = p.available.${cell.check}.attr; }

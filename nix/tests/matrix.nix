@@ -15,14 +15,18 @@ in
   expectationsCompareNumerically = { expr = map (e: e.test) (m.expectationsFor "6.1" expectations); expected = [ "tc_*" ]; };
   expectationsNoneOnNewKernels = { expr = m.expectationsFor "6.12" expectations; expected = [ ]; };
   suiteCommandsAreRecognised = { expr = map m.isSuite [ "orca suite" "orca suite --json" "orca build" "uname -r" ]; expected = [ true true false false ]; };
-  suiteCellsRunTheSuiteOnTheFlakeObjects = { expr = m.runFor { command = "orca suite --test 'xdp_*'"; }; expected = "orca suite --json --objects /etc/orca/objects"; };
-  commandCellsRunInTheProject = { expr = m.runFor { command = "uname -r"; }; expected = "cd /etc/orca/project && uname -r"; };
+  suiteCellsRunTheSuiteOnTheFlakeObjects = { expr = m.runFor { command = "orca suite --test 'xdp_*'"; }; expected = "CI=true orca suite --json --objects /etc/orca/objects"; };
+  commandCellsRunInTheProject = { expr = m.runFor { command = "uname -r"; }; expected = "cd /etc/orca/project && CI=true uname -r"; };
   cellSpecCarriesWhatTheReportNeeds = {
     expr = m.cellSpec matrix (builtins.head matrix.cells);
     expected = {
-      id = "k5.10/0"; check = "matrix-k5_10-0"; kernel = "5.10"; command = "orca suite --json"; timeout_secs = 600;
-      kind = "suite"; run = "orca suite --json --objects /etc/orca/objects"; expectations = expectations;
+      id = "k5.10/0"; check = "matrix-k5_10-0"; kernel = "5.10"; command = "orca suite --json"; timeout_secs = 600; boot_timeout_secs = 600;
+      kind = "suite"; run = "CI=true orca suite --json --objects /etc/orca/objects"; expectations = expectations;
     };
+  };
+  globalTimeoutCoversBootCommandAndReport = {
+    expr = let spec = m.cellSpec matrix (builtins.head matrix.cells); in m.globalTimeoutFor spec - spec.timeout_secs;
+    expected = m.bootTimeoutSecs + m.reportTimeoutSecs;
   };
   partitionSplitsBootableFromUnavailable = {
     expr = let p = m.partitionCells { inherit matrix resolveKernel; }; in {

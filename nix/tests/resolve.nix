@@ -8,6 +8,7 @@ let
     "5.4" = { nixpkgs = "linuxPackages_5_4"; };
     "7.2" = { nixpkgs = null; };
     "7.3" = { nixpkgs = "linuxPackages_7_3"; };
+    "7.1" = { nixpkgs = "linuxPackages_7_1"; };
   };
   kernelFor = r.kernelFor { inherit kernels pkgs rev; };
   brief = k: if k.available then { inherit (k) available attr; version = k.kernelPackages.kernel.version; } else k;
@@ -20,6 +21,13 @@ in
   };
   kernelThePinLacksIsUnavailable = { expr = kernelFor "7.3"; expected = { available = false; reason = "nixpkgs 8fd9daa has no linuxPackages_7_3 (kernel 7.3)"; }; };
   kernelThePinRemovedIsUnavailable = { expr = kernelFor "5.4"; expected = { available = false; reason = "nixpkgs 8fd9daa removed linuxPackages_5_4 (kernel 5.4)"; }; };
+  kernelWithoutBtfIsUnavailable = {
+    expr = kernelFor "7.1";
+    expected = {
+      available = false;
+      reason = "nixpkgs 8fd9daa builds linuxPackages_7_1 (kernel 7.1) without CONFIG_DEBUG_INFO_BTF, so it has no BTF to generate vmlinux.h from or to match the native matrix's kernels";
+    };
+  };
   kernelNotInTheCatalogIsUnavailable = {
     expr = kernelFor "4.19";
     expected = { available = false; reason = "kernel 4.19 is not in the kernel catalog (configs/kernels.hcl)"; };

@@ -66,6 +66,10 @@ pub fn args(root: &Path, dir: &Path, tc: &Toolchain, program: &Program) -> Vec<S
             if d.as_os_str().is_empty() { Path::new(".") } else { d }.display()
         )
     }));
+    a.extend(system_args(
+        std::env::var_os(SYSTEM_INCLUDES_VAR).as_deref(),
+        std::env::var_os(RESOURCE_DIR_VAR).as_deref(),
+    ));
     let dir = dir.display();
     a.extend([
         "-fno-ident".to_string(),
@@ -76,6 +80,29 @@ pub fn args(root: &Path, dir: &Path, tc: &Toolchain, program: &Program) -> Vec<S
         "-c".to_string(),
         program.source.display().to_string(),
     ]);
+    a
+}
+
+/// `:`-separated system include directories (`-isystem`), after the toolchain's: what a clang
+/// without a wrapper or a `/usr/include` (the Nix dev shell's clang-unwrapped) cannot find alone.
+/// The dev shell sets it to the directories `packages.ebpf` compiles against (nix/devshell.nix).
+pub const SYSTEM_INCLUDES_VAR: &str = "ORCA_SYSTEM_INCLUDES";
+/// clang's resource directory (`-resource-dir`), for a clang whose builtin headers are not where
+/// its binary expects them (nixpkgs' clang-unwrapped from LLVM 19 on).
+pub const RESOURCE_DIR_VAR: &str = "ORCA_CLANG_RESOURCE_DIR";
+
+/// The arguments [`SYSTEM_INCLUDES_VAR`] and [`RESOURCE_DIR_VAR`] give; none when unset or empty.
+/// They are arguments like the others, so they are part of every cache key.
+fn system_args(includes: Option<&std::ffi::OsStr>, resource_dir: Option<&std::ffi::OsStr>) -> Vec<String> {
+    let mut a = Vec::new();
+    if let Some(r) = resource_dir.filter(|r| !r.is_empty()) {
+        a.extend(["-resource-dir".to_string(), r.to_string_lossy().into_owned()]);
+    }
+    if let Some(dirs) = includes {
+        for d in std::env::split_paths(dirs).filter(|d| !d.as_os_str().is_empty()) {
+            a.extend(["-isystem".to_string(), d.display().to_string()]);
+        }
+    }
     a
 }
 
@@ -194,6 +221,27 @@ mod tests {
         assert_eq!(&a[5..8], ["-Iebpf/include", "-I/usr/include/x86_64-linux-gnu", "-Igen"]);
         assert!(a.contains(&"-fdebug-prefix-map=/tmp/stage=.".to_string()));
         assert_eq!(a.last().unwrap(), "ebpf/xdp_pass.c");
+    }
+
+    #[test]
+    fn the_dev_shell_variables_become_system_include_and_resource_dir_flags() {
+        use std::ffi::OsStr;
+        assert!(system_args(None, None).is_empty());
+        assert!(system_args(Some(OsStr::new("")), Some(OsStr::new(""))).is_empty());
+        assert_eq!(
+            system_args(
+                Some(OsStr::new("/nix/store/a-libbpf/include:/nix/store/b-linux-headers/include")),
+                Some(OsStr::new("/nix/store/c-clang-lib/lib/clang/19"))
+            ),
+            [
+                "-resource-dir",
+                "/nix/store/c-clang-lib/lib/clang/19",
+                "-isystem",
+                "/nix/store/a-libbpf/include",
+                "-isystem",
+                "/nix/store/b-linux-headers/include"
+            ]
+        );
     }
 
     #[test]

@@ -91,7 +91,9 @@ impl CellRunner for GuestRunner<'_> {
         ));
         let req = ExecRequest {
             argv: job.command.argv.clone(),
-            env: setup::command_env(&[])?,
+            // Strict, whatever the host's CI says: a cell whose suite skipped a test would pass
+            // without having shown it on this kernel (`orca suite` fails a skip under CI).
+            env: setup::command_env(&[format!("{}=true", crate::ci::VAR)])?,
             cwd: Some(job.command.cwd.display().to_string()),
             ..Default::default()
         };

@@ -236,7 +236,7 @@ fn run_program<F: Fixture>(objects: &Path, selected: &dyn Fn(&str) -> bool, resu
         let (outcome, message) = match run {
             Ok(Ok(note)) => (Outcome::Pass, note),
             Ok(Err(e)) => match e.downcast_ref::<Skip>() {
-                Some(skip) if std::env::var("CI").as_deref() == Ok("true") => (
+                Some(skip) if crate::ci::enabled() => (
                     Outcome::Fail,
                     format!("a prerequisite is missing and CI=true forbids skipping: {skip}"),
                 ),

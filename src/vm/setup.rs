@@ -109,7 +109,8 @@ pub fn config(plan: &Plan, vm: Option<&plan::Vm>, o: &Overrides, root: &Path) ->
 }
 
 /// The environment a guest command gets from the host: PATH (with orca's own folder first, so
-/// `orca` works in the guest), HOME, USER, LANG, LC_ALL, TERM and CI, then `extra` (`NAME=VALUE`).
+/// `orca` works in the guest), HOME, USER, LANG, LC_ALL, TERM, `CI=true` when [`crate::ci`] is on,
+/// then `extra` (`NAME=VALUE`).
 pub fn command_env(extra: &[String]) -> Result<Vec<(String, String)>> {
     let mut env = Vec::new();
     let exe_dir = std::env::current_exe()
@@ -123,10 +124,13 @@ pub fn command_env(extra: &[String]) -> Result<Vec<(String, String)>> {
             None => path,
         },
     ));
-    for k in ["HOME", "USER", "LANG", "LC_ALL", "TERM", "CI"] {
+    for k in ["HOME", "USER", "LANG", "LC_ALL", "TERM"] {
         if let Ok(v) = std::env::var(k) {
             env.push((k.to_string(), v));
         }
+    }
+    if crate::ci::enabled() {
+        env.push((crate::ci::VAR.to_string(), "true".to_string()));
     }
     for e in extra {
         let Some((k, v)) = e.split_once('=').filter(|(k, _)| !k.is_empty()) else {

@@ -13,7 +13,7 @@ pub fn root() -> PathBuf {
 }
 
 pub fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+    orca::ci::enabled()
 }
 
 /// The catalog kernel `version` from the project's own `configs/`.

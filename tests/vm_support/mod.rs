@@ -19,7 +19,7 @@ pub struct Vm {
 }
 
 fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+    orca::ci::enabled()
 }
 
 fn on_path(prog: &str) -> bool {
