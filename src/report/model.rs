@@ -105,6 +105,22 @@ pub struct CellResult {
     pub message: Option<String>,
     /// The tail of the cell's output, kept for failures.
     pub output: Option<String>,
+    /// Each line of the cell's (or stage's) script as it ran: one shell runs them in order and
+    /// stops at the first that fails. Empty for results that ran no script.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepResult>,
+}
+
+/// One line of a script: its index (from 0), text, exit code, time and the tail of its output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub index: usize,
+    pub command: String,
+    /// `None`: the shell was killed by a signal during the line.
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    /// The tail of the line's output (stderr, then stdout).
+    pub output: Option<String>,
 }
 
 /// A whole run.

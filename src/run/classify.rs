@@ -63,6 +63,7 @@ pub fn bare(cell: &plan::Cell, command: &str, outcome: Outcome, message: Option<
         tests: Vec::new(),
         message,
         output: None,
+        steps: Vec::new(),
     }
 }
 

@@ -19,5 +19,6 @@ pub mod live;
 pub mod matrix;
 pub mod pipeline;
 pub mod schedule;
+pub mod script;
 pub mod select;
 pub mod shard;

@@ -420,6 +420,7 @@ fn settled(s: &Stage, outcome: Outcome, message: String, artifacts: Option<Vec<A
         tests: vec![],
         message: (!message.is_empty()).then_some(message),
         output: None,
+        steps: Vec::new(),
     };
     Done { result, artifacts }
 }
