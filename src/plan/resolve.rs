@@ -236,21 +236,20 @@ fn resolve_matrix(specs: &Specs, plan: &mut Plan, index: &Index, rel: &dyn Fn(&P
             })
             .collect(),
     };
+    // One cell per entry: one boot runs the whole of `commands` as one script.
     let mut cells = Vec::new();
     for e in &m.entries {
         let unavailable = index
             .image_problem(&e.image.value)
             .or_else(|| index.kernel_problem(&e.kernel.value));
-        for (i, command) in test.commands.iter().enumerate() {
-            cells.push(Cell {
-                id: format!("{}/{}", e.name.value, i),
-                name: e.name.value.clone(),
-                image: e.image.value.clone(),
-                kernel: e.kernel.value.clone(),
-                command: command.clone(),
-                unavailable: unavailable.clone(),
-            });
-        }
+        cells.push(Cell {
+            id: e.name.value.clone(),
+            name: e.name.value.clone(),
+            image: e.image.value.clone(),
+            kernel: e.kernel.value.clone(),
+            command: test.commands.join("\n"),
+            unavailable,
+        });
     }
     plan.matrix = Some(Matrix {
         file: rel(&specs.files[m.loc.file].path),

@@ -189,7 +189,7 @@ pub struct Matrix {
     pub file: PathBuf,
     /// The `test { }` block.
     pub test: TestSpec,
-    /// One cell per (matrix entry × command), in declaration order.
+    /// One cell per matrix entry, in declaration order: one boot runs the whole script.
     pub cells: Vec<Cell>,
 }
 
@@ -200,7 +200,8 @@ pub struct TestSpec {
     pub parallel: bool,
     /// The deadline for one cell under KVM, in seconds; scaled up under TCG. Default 600.
     pub timeout_secs: u64,
-    /// The commands each cell runs in the guest.
+    /// The lines of the script each cell runs in the guest: one shell, line after line, stopping
+    /// at the first that fails.
     pub commands: Vec<String>,
     /// The VM spec whose resources, mounts and modules the cells use, if named.
     pub vm: Option<String>,
@@ -219,10 +220,10 @@ pub struct Expectation {
     pub reason: Option<String>,
 }
 
-/// One matrix cell: one kernel, one command.
+/// One matrix cell: one entry (image and kernel), one boot, the whole script.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Cell {
-    /// A stable id, `<entry name>/<command index>`; used by `--shard`, the result cache and reports.
+    /// A stable id, the entry's name; used by `--shard`, the result cache and reports.
     pub id: String,
     /// The matrix entry's name.
     pub name: String,
@@ -230,7 +231,7 @@ pub struct Cell {
     pub image: String,
     /// The kernel version (catalog key).
     pub kernel: String,
-    /// The command to run.
+    /// The script as written: the test's commands, one per line.
     pub command: String,
     /// Why the cell cannot run on this host, if it cannot (no kernel source, unknown image).
     pub unavailable: Option<String>,

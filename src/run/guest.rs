@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use super::classify::CellOutput;
 use super::matrix::{CellRunner, Job};
+use super::script;
 use crate::error::{Exit, exit_of};
 use crate::plan::{self, Plan};
 use crate::vm::{Accel, ExecRequest, Machine, Stream, setup};
@@ -96,15 +97,19 @@ impl CellRunner for GuestRunner<'_> {
             ..Default::default()
         };
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut splitter = job.command.script.splitter();
         let ran = machine.exec_until(
             &req,
             &mut |stream, bytes| match stream {
-                Stream::Stdout => stdout.extend_from_slice(bytes),
-                Stream::Stderr => stderr.extend_from_slice(bytes),
+                Stream::Stdout => stdout.extend(splitter.feed(script::STDOUT, bytes, Instant::now())),
+                Stream::Stderr => stderr.extend(splitter.feed(script::STDERR, bytes, Instant::now())),
             },
             Some(deadline),
         );
         let res = ran.map_err(|e| past_deadline(e, limit))?;
+        stdout.extend(splitter.flush(script::STDOUT));
+        stderr.extend(splitter.flush(script::STDERR));
+        let steps = splitter.finish(res.code, Instant::now());
         if res.code.is_none() {
             // Killed in the guest (the OOM killer, a crash): the kernel's log says by what.
             let console = crate::vm::machine::console_tail(&machine.dir().join("console.log"), 30);
@@ -118,6 +123,7 @@ impl CellRunner for GuestRunner<'_> {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             duration: start.elapsed(),
+            steps,
         })
     }
 

@@ -125,7 +125,7 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
     let mut results: Vec<Option<CellResult>> = run.cells.iter().map(|_| None).collect();
     let mut pending = Vec::new();
     for (index, cell) in run.cells.iter().enumerate() {
-        let resolved = command::resolve(&cell.command, exe, run.root, &objects, &run.tests);
+        let resolved = command::resolve(&run.test.commands, exe, run.root, &objects, &run.tests);
         let kernel = run.plan.kernel(&cell.kernel);
         let why_not = cell.unavailable.clone().or_else(|| {
             kernel
@@ -138,7 +138,7 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
             results[index] = Some(r);
             continue;
         };
-        let key = if resolved.suite {
+        let key = if resolved.suite() {
             if digests.is_none() {
                 let objs: Vec<PathBuf> = run.plan.programs.iter().map(|p| p.object.clone()).collect();
                 digests = Some((cache::files_digest(run.root, &objs)?, cache.binary_sha256(exe)?));
@@ -233,8 +233,14 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
                         let t0 = Instant::now();
                         let out = runner.run(k, &job, &|s| live.state(&p.cell.id, s));
                         let mut r = match out {
-                            Ok(o) if p.command.suite => classify::suite(p.cell, &p.cell.command, &o, &expectations),
-                            Ok(o) => classify::plain(p.cell, &p.cell.command, &o),
+                            Ok(o) => classify::script(
+                                p.cell,
+                                &p.cell.command,
+                                &o,
+                                p.command.suite_line,
+                                run.test.commands.len(),
+                                &expectations,
+                            ),
                             Err(e) => classify::bare(p.cell, &p.cell.command, Outcome::Error, Some(chain(&e))),
                         };
                         r.duration_ms = t0.elapsed().as_millis() as u64;

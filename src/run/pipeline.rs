@@ -378,6 +378,7 @@ fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>, crowded: b
     d.result.kernel = kernel;
     d.result.release = ran.release;
     d.result.output = output;
+    d.result.steps = ran.steps;
     if d.result.outcome == Outcome::Pass {
         d.result.message = None;
     }

@@ -81,7 +81,7 @@ fn read_entry(cx: &mut Cx, f: &Fields) -> Option<EntrySpec> {
         cx.error(
             name.loc.span.clone(),
             format!("entry name \"{}\" contains `/`", name.value),
-            "cell ids are `<name>/<command index>`; choose a name without `/`",
+            "entry names are cell ids and file names in reports; choose a name without `/`",
         );
         return None;
     }
