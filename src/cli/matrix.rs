@@ -4,7 +4,9 @@
 //! Exit codes: 0 every cell matched its expectations · 1 a test failed (or passed where it was
 //! expected to fail, or a program failed to build) · 2 bad arguments or specs · 3 an
 //! infrastructure failure (a guest crashed or passed its deadline, a kernel could not be
-//! prepared) and no test failed · 4 `orca test` on a kernel this host cannot have · 130 Ctrl-C.
+//! prepared) and no test failed · 4 a cell could not run here (no kernel source, unknown image)
+//! and nothing failed, unless `--allow-unavailable`; `orca test` on a kernel this host cannot
+//! have · 130 Ctrl-C.
 
 use std::path::Path;
 
@@ -72,7 +74,7 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
         }
         let report = crate::nix::run_matrix(&root, &plan, &cells)?;
         emit(&report, &a.report)?;
-        return Ok(report.exit_code());
+        return Ok(exit_code(&report, &a.report));
     }
     run_cells(&root, &plan, &m.test, cells, a.tests, a.jobs, &a.report, &a.accel)
 }
@@ -201,7 +203,22 @@ fn run_cells(
     let runner = GuestRunner::new(plan, root, accel)?;
     let report = matrix::execute(&run, &runner)?;
     emit(&report, opts)?;
-    Ok(report.exit_code())
+    Ok(exit_code(&report, opts))
+}
+
+/// The run's exit code: a cell that could not run makes it 4 unless `--allow-unavailable`, and
+/// the reason is said once more below the table.
+fn exit_code(report: &Report, opts: &ReportOpts) -> u8 {
+    let code = report.exit_code_with(opts.allow_unavailable);
+    let n = report.unavailable().len();
+    if n > 0 && code == Exit::KernelUnavailable.code() {
+        ui::warn(format!(
+            "{n} of {} cells could not run on this host (the n/a lines above say why): exit {code}; \
+             pass --allow-unavailable to accept a partial run",
+            report.cells.len()
+        ));
+    }
+    code
 }
 
 /// Builds every program, the way `orca build` does, so the cells test what the sources say.

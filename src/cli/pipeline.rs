@@ -61,14 +61,16 @@ pub fn run(a: PipelineRunArgs) -> Result<u8> {
         "stage logs are in {}",
         root.join("build/pipeline/logs").display()
     ));
-    Ok(exit_code(&report))
+    Ok(exit_code(&report, a.report.allow_unavailable))
 }
 
-/// The report's exit code, except that a stage which could not run fails the pipeline. A matrix
-/// reports a cell whose kernel the host cannot provide as n/a and passes; a pipeline promises that
-/// every stage ran, and its dependants were skipped, so it exits 4 (kernel unavailable) instead.
-fn exit_code(report: &crate::report::Report) -> u8 {
+/// The report's exit code, except that a stage which could not run fails the pipeline with exit 4
+/// (kernel unavailable), unless `--allow-unavailable`: as a matrix does.
+fn exit_code(report: &crate::report::Report, allow_unavailable: bool) -> u8 {
     let code = report.exit_code();
+    if allow_unavailable {
+        return code;
+    }
     let unavailable: Vec<_> = report
         .cells
         .iter()

@@ -155,6 +155,22 @@ impl Report {
         }
         code
     }
+
+    /// The cells (or stages) that could not run on this host.
+    pub fn unavailable(&self) -> Vec<&CellResult> {
+        self.cells.iter().filter(|c| c.outcome == Outcome::Unavailable).collect()
+    }
+
+    /// [`Report::exit_code`], except that a run in which a cell or stage could not run exits 4
+    /// (kernel unavailable) when nothing else went wrong, unless `allow_unavailable`
+    /// (`--allow-unavailable`): a run that tested less than it says is never green by default.
+    pub fn exit_code_with(&self, allow_unavailable: bool) -> u8 {
+        let code = self.exit_code();
+        if code != 0 || allow_unavailable || self.unavailable().is_empty() {
+            return code;
+        }
+        crate::error::Exit::KernelUnavailable.code()
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +225,18 @@ mod tests {
             1,
             "a test failure outranks an infrastructure one"
         );
+    }
+
+    #[test]
+    fn unavailable_cells_fail_the_run_unless_allowed() {
+        use Outcome::*;
+        let r = report(&[Pass, Unavailable], &[Pass]);
+        assert_eq!(r.exit_code_with(false), 4);
+        assert_eq!(r.exit_code_with(true), 0);
+        let r = report(&[Unavailable, Unavailable], &[]);
+        assert_eq!(r.exit_code_with(false), 4, "nothing ran: never green");
+        assert_eq!(report(&[Fail, Unavailable], &[Fail]).exit_code_with(false), 1);
+        assert_eq!(report(&[Pass], &[Pass]).exit_code_with(false), 0);
     }
 
     #[test]
