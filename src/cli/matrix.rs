@@ -32,13 +32,26 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
     check_jobs(a.jobs)?;
     select::test_globs(&a.tests)?;
     let root = crate::paths::project_root();
-    let plan = match &a.file {
-        Some(f) => plan::load_with_project(&root, std::slice::from_ref(f))?,
-        None => plan::load_project(&root)?,
+    // A folder stands for its one file that declares the matrix.
+    let file = match &a.file {
+        Some(f) if f.is_dir() => Some(plan::load::pick(f, "test_matrix")?),
+        Some(f) if !f.is_file() => {
+            return Err(usage(
+                format!("no matrix file at {}", f.display()),
+                format!("name one, such as {DEFAULT_MATRIX}"),
+            ));
+        }
+        other => other.clone(),
+    };
+    let (plan, base) = match &file {
+        Some(f) => {
+            let files = plan::load::with_project(&root, std::slice::from_ref(f))?;
+            (plan::load(&files)?, plan::load::plan_root(&files))
+        }
+        None => (plan::load_project(&root)?, root.clone()),
     };
     let Some(m) = plan.matrix.as_ref() else {
-        let searched = a
-            .file
+        let searched = file
             .as_ref()
             .map(|f| f.display().to_string())
             .unwrap_or_else(|| "configs/*.hcl".into());
@@ -50,8 +63,8 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
         ));
     };
     // A FILE without a matrix would otherwise run the project's own one instead.
-    if let Some(f) = &a.file
-        && !same_file(f, &root.join(&m.file))
+    if let Some(f) = &file
+        && !same_file(f, &base.join(&m.file))
     {
         return Err(usage(
             format!("{} declares no `test_matrix`", f.display()),

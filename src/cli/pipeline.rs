@@ -11,10 +11,12 @@ use crate::run::pipeline::{self, Options};
 
 pub fn run(a: PipelineRunArgs) -> Result<u8> {
     let root = crate::paths::project_root();
-    let file = a
-        .file
-        .clone()
-        .unwrap_or_else(|| root.join("configs/ebpf-test-pipeline.hcl"));
+    let file = match a.file.clone() {
+        // A folder stands for its one file that declares a pipeline.
+        Some(f) if f.is_dir() => crate::plan::load::pick(&f, "pipeline")?,
+        Some(f) => f,
+        None => root.join("configs/ebpf-test-pipeline.hcl"),
+    };
     if !file.is_file() {
         return Err(usage(
             format!("no pipeline file at {}", file.display()),

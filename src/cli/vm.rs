@@ -29,6 +29,9 @@ fn overrides(o: &VmOpts) -> Result<setup::Overrides> {
 fn load(spec: Option<&Path>, root: &Path) -> Result<(Plan, Option<plan::Vm>)> {
     match spec {
         Some(s) => {
+            // A folder stands for its one file that declares a VM.
+            let picked = if s.is_dir() { Some(plan::load::pick(s, "vm")?) } else { None };
+            let s = picked.as_deref().unwrap_or(s);
             if !s.is_file() {
                 return Err(crate::error::usage(
                     format!("spec file {} does not exist", s.display()),
@@ -108,7 +111,12 @@ pub fn run(a: RunArgs) -> Result<u8> {
     }
     let cfg = setup::config(&plan, spec.as_ref(), &overrides(&a.vm)?, &root)?;
     let mut m = boot(cfg)?;
-    let cwd = a.cwd.clone().or_else(cwd_string);
+    // Where the spec mounts the project root, if it does; else where orca was started.
+    let cwd = a
+        .cwd
+        .clone()
+        .or_else(|| spec.as_ref().and_then(|v| v.workdir()).map(str::to_string))
+        .or_else(cwd_string);
     if let Some(v) = &spec {
         provision(&mut m, v, &env, cwd.clone())?;
     }

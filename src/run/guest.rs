@@ -52,8 +52,22 @@ impl CellRunner for GuestRunner<'_> {
             accel: self.accel,
             ..Default::default()
         };
+        // A test without a VM spec boots with the project mounted read-write at /<its folder name>,
+        // and its script starts there; with one, where the VM mounts the project root, if it does.
+        let default_vm;
+        let (vm, workdir) = match job.vm {
+            Some(v) => (Some(v), v.workdir().map(str::to_string)),
+            None => {
+                default_vm = plan::Vm::default_for_tests(&self.root);
+                let dest = match &default_vm.mounts[0] {
+                    plan::Mount::Share { destination, .. } => Some(destination.clone()),
+                    _ => None,
+                };
+                (Some(&default_vm), dest)
+            }
+        };
         // The kernel is prepared already: this reads its manifest back from the cache.
-        let mut cfg = setup::config(self.plan, job.vm, &overrides, &self.root)?;
+        let mut cfg = setup::config(self.plan, vm, &overrides, &self.root)?;
         cfg.name = guest_name(&job.cell.id);
         cfg.tcg_single_thread = job.crowded;
         // Both are KVM-time and scaled alike: the boot cannot outlive the cell's deadline.
@@ -93,7 +107,7 @@ impl CellRunner for GuestRunner<'_> {
         let req = ExecRequest {
             argv: job.command.argv.clone(),
             env: setup::command_env(&[])?,
-            cwd: Some(job.command.cwd.display().to_string()),
+            cwd: Some(workdir.unwrap_or_else(|| job.command.cwd.display().to_string())),
             ..Default::default()
         };
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());

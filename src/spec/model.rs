@@ -102,6 +102,8 @@ pub struct Specs {
     pub vms: Vec<VmSpec>,
     pub matrices: Vec<MatrixSpec>,
     pub pipelines: Vec<PipelineSpec>,
+    /// What is accepted but worth a word (a file without `schema_version`), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// `toolchain { }`: the pinned clang and the flags every program is compiled with.

@@ -81,7 +81,11 @@ fn run_in_guest(
     let deadline = start + Duration::from_secs_f64(s.timeout_secs as f64 * machine.scale());
     let mut env = setup::command_env(&[])?;
     env.extend(g.env.iter().filter(|(k, _)| k != "PATH").cloned());
-    let cwd = g.root.display().to_string();
+    // Where the VM mounts the project root, if it does; else the project root as the host sees it.
+    let cwd = spec
+        .and_then(|v| v.workdir())
+        .map(str::to_string)
+        .unwrap_or_else(|| g.root.display().to_string());
     // The commands are one script: one shell, line after line, the first failing line ends it.
     let script = Script::new(&s.commands);
     for (i, l) in s.commands.iter().enumerate() {
