@@ -172,3 +172,110 @@ fn a_failing_line_of_a_matrix_script_is_named() {
     assert_eq!(m["cells"][0]["steps"].as_array().unwrap().len(), 3, "the 4th line never ran");
     vm.assert_clean();
 }
+
+/// A script that writes JUnit (a shell script here; any runner that writes JUnit works alike): its
+/// test cases become the matrix's tests, kernel × test, in the table, the JSON and the JUnit; a
+/// test failing on one kernel only is reported there, an expectation turns another into xfail.
+#[test]
+fn junit_written_by_the_users_script_becomes_kernel_by_test() {
+    let Some(vm) = Vm::new() else { return };
+    let t = scratch_project();
+    let root = t.path().join("flywall");
+    std::fs::write(
+        root.join("run-tests.sh"),
+        r#"#!/bin/sh
+# Writes JUnit like any test runner would; two tests fail on 5.10 only.
+case "$(uname -r)" in 5.10*) v=fail ;; *) v=pass ;; esac
+case() {
+  if [ "$2" = pass ]; then echo "<testcase name=\"$1\" time=\"0.01\"/>"
+  else echo "<testcase name=\"$1\"><failure message=\"failed on $(uname -r)\">details for $1</failure></testcase>"; fi
+}
+mkdir -p /tmp/results
+{
+  echo '<?xml version="1.0" encoding="UTF-8"?>'
+  echo '<testsuites><testsuite name="user">'
+  case attach_xdp pass
+  case old_kernel_bug "$v"
+  case needs_new_helper "$v"
+  echo '</testsuite></testsuites>'
+} > /tmp/results/junit.xml
+[ "$v" = pass ]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("configs/ebpf-test-matrix.hcl"),
+        r#"test_matrix = [
+  { name = "old" kernel_version = "5.10" },
+  { name = "new" kernel_version = "6.1" },
+]
+test {
+  commands = ["sh ./run-tests.sh"]
+  results  = ["/tmp/results/*.xml"]
+  expect "needs_new_helper" {
+    min_kernel = "6.0"
+    reason     = "the helper came in 6.0"
+  }
+}
+"#,
+    )
+    .unwrap();
+    let o = run_in(&vm, &root, &["matrix", "run", "--json", "m.json", "--junit", "m.xml"]);
+    assert_eq!(o.status.code(), Some(1), "a test failed on 5.10");
+    let table = stdout(&o);
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name}:\n{table}"))
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("attach_xdp"), ["pass", "pass"], "{table}");
+    assert_eq!(row("old_kernel_bug"), ["FAIL", "pass"], "{table}");
+    assert_eq!(row("needs_new_helper"), ["xfail", "pass"], "{table}");
+    let m = json(&root.join("m.json"));
+    let old = &m["cells"][0];
+    assert_eq!(old["kernel"], "5.10");
+    assert_eq!(old["outcome"], "fail");
+    let tests: Vec<(&str, &str)> = old["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tests,
+        [
+            ("attach_xdp", "pass"),
+            ("old_kernel_bug", "fail"),
+            ("needs_new_helper", "expected-fail")
+        ]
+    );
+    assert_eq!(m["cells"][1]["outcome"], "pass");
+    let junit = quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(root.join("m.xml")).unwrap())
+        .unwrap();
+    assert_eq!(junit.test_suites.len(), 2);
+    assert_eq!(junit.test_suites[0].name.as_str(), "kernel 5.10");
+    assert_eq!(junit.test_suites[0].failures, 1);
+    assert_eq!(junit.test_suites[1].failures, 0);
+    let names: Vec<&str> = junit.test_suites[1].test_cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["attach_xdp", "old_kernel_bug", "needs_new_helper"]);
+
+    // A glob that matches nothing is an error of the cell, not a pass.
+    let text = std::fs::read_to_string(root.join("configs/ebpf-test-matrix.hcl"))
+        .unwrap()
+        .replace("/tmp/results/*.xml", "/tmp/nowhere/*.xml")
+        .replace("{ name = \"old\" kernel_version = \"5.10\" },\n", "");
+    std::fs::write(root.join("configs/ebpf-test-matrix.hcl"), text).unwrap();
+    let o = run_in(&vm, &root, &["matrix", "run"]);
+    assert_eq!(o.status.code(), Some(3), "an infrastructure-like error, never exit 0");
+    assert!(
+        stdout(&o).contains("\"/tmp/nowhere/*.xml\" matched no file"),
+        "{}",
+        stdout(&o)
+    );
+    vm.assert_clean();
+}

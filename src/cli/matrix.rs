@@ -139,6 +139,7 @@ fn quick_cells(plan: &Plan, kernel: &str) -> (TestSpec, Vec<Cell>) {
         .as_ref()
         .map(|m| m.test.clone())
         .unwrap_or_else(|| TestSpec {
+            results: vec![],
             parallel: true,
             timeout_secs: 600,
             commands: vec!["orca suite".into()],

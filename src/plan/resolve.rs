@@ -242,6 +242,7 @@ fn resolve_matrix(specs: &Specs, plan: &mut Plan, index: &Index, rel: &dyn Fn(&P
         timeout_secs: m.test.timeout_secs.unwrap_or(DEFAULT_CELL_TIMEOUT_SECS),
         commands: m.test.commands.clone(),
         vm: m.test.vm.as_ref().map(|v| v.value.clone()),
+        results: m.test.results.clone(),
         expectations: m
             .test
             .expectations

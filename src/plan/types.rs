@@ -216,6 +216,10 @@ pub struct TestSpec {
     pub vm: Option<String>,
     /// Per-test kernel expectations.
     pub expectations: Vec<Expectation>,
+    /// Globs of JUnit files the script writes (relative to where it runs), whose test cases
+    /// become the cell's tests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<String>,
 }
 
 /// "This test needs at least this kernel": on older kernels it is expected to fail.

@@ -29,6 +29,8 @@ pub struct CellOutput {
     pub duration: Duration,
     /// The script's lines as they ran (empty when the output carried no step markers).
     pub steps: Vec<Step>,
+    /// The JUnit files the test's `results` globs matched in the guest, when it declares any.
+    pub results: Option<super::results::Collected>,
 }
 
 /// The suite's document, as it prints it.
@@ -185,6 +187,43 @@ pub fn script(
         r.output = Some(tail(out));
     }
     r.steps = out.steps.iter().map(Step::result).collect();
+    if let Some(c) = &out.results {
+        let version = KernelVersion::parse(&cell.kernel);
+        match super::results::tests(c, version, expectations) {
+            Ok(tests) => {
+                let mut outcome = Outcome::of_tests(tests.iter().map(|t| t.outcome));
+                // A runner exits non-zero when a test fails: when every failure is one the
+                // expectations foresaw, the failing line is explained by them.
+                let foreseen = failed.is_some()
+                    && tests.iter().any(|t| t.outcome == Outcome::ExpectedFail)
+                    && tests.iter().all(|t| !t.outcome.is_failure() && !t.outcome.is_infra());
+                if failed.is_some() && !foreseen && !outcome.is_failure() {
+                    outcome = r.outcome;
+                } else if foreseen {
+                    r.message = None;
+                    r.output = None;
+                }
+                if tests.is_empty() && r.outcome == Outcome::Pass {
+                    r.message = Some("the result files hold no test cases".into());
+                }
+                r.tests = tests;
+                if !r.tests.is_empty() {
+                    r.outcome = outcome;
+                }
+            }
+            Err(why) => {
+                let step = r.message.take();
+                r.message = Some(match step {
+                    Some(s) => format!("{s}; and {why}"),
+                    None => why,
+                });
+                if !r.outcome.is_failure() {
+                    r.outcome = Outcome::Error;
+                }
+                r.output = Some(tail(out));
+            }
+        }
+    }
     r
 }
 
@@ -268,6 +307,7 @@ mod tests {
             duration: Duration::from_secs(3),
             signal: None,
             steps: Vec::new(),
+            results: None,
         }
     }
 

@@ -13,7 +13,7 @@ use anyhow::Result;
 
 use super::classify::CellOutput;
 use super::matrix::{CellRunner, Job};
-use super::script;
+use super::{results, script};
 use crate::error::{Exit, exit_of};
 use crate::plan::{self, Plan};
 use crate::vm::{Accel, ExecRequest, Machine, Stream, setup};
@@ -129,6 +129,13 @@ impl CellRunner for GuestRunner<'_> {
             let console = crate::vm::machine::console_tail(&machine.dir().join("console.log"), 30);
             stderr.extend_from_slice(console.as_bytes());
         }
+        // The user's own JUnit files, where the script wrote them.
+        let results = if job.results.is_empty() {
+            None
+        } else {
+            state("collecting results");
+            Some(collect_results(&mut machine, job.results, &req, deadline).map_err(|e| past_deadline(e, limit))?)
+        };
         state("shutting down");
         let _ = machine.shutdown();
         Ok(CellOutput {
@@ -138,12 +145,55 @@ impl CellRunner for GuestRunner<'_> {
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             duration: start.elapsed(),
             steps,
+            results,
         })
     }
 
     fn accel(&self) -> Option<String> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// Lists what the result globs match where the script ran, and reads each file.
+fn collect_results(
+    machine: &mut Machine,
+    globs: &[String],
+    script: &ExecRequest,
+    deadline: Instant,
+) -> Result<results::Collected> {
+    let read = |machine: &mut Machine, program: String| -> Result<(Option<i32>, String)> {
+        let req = ExecRequest {
+            shell: Some(program),
+            env: script.env.clone(),
+            cwd: script.cwd.clone(),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        let res = machine.exec_until(
+            &req,
+            &mut |stream, bytes| {
+                if stream == Stream::Stdout {
+                    out.extend_from_slice(bytes)
+                }
+            },
+            Some(deadline),
+        )?;
+        Ok((res.code, String::from_utf8_lossy(&out).into_owned()))
+    };
+    let (_, listing) = read(machine, results::list_program(globs))?;
+    let (files, unmatched) = results::parse_listing(&listing);
+    let mut c = results::Collected {
+        files: Vec::new(),
+        unmatched,
+    };
+    for f in files {
+        let (code, text) = read(machine, format!("cat -- {}", script::quote(&f)))?;
+        if code != Some(0) {
+            anyhow::bail!("cannot read the result file {f} in the guest");
+        }
+        c.files.push((f, text));
+    }
+    Ok(c)
 }
 
 /// The guest's hostname for a cell: `cell-6-1-0` for `6.1/0`.

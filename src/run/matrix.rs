@@ -35,6 +35,8 @@ pub struct Job<'a> {
     pub vm: Option<&'a plan::Vm>,
     /// The test's deadline under KVM; the runner scales it by the acceleration in use.
     pub timeout: Duration,
+    /// Globs of the JUnit files the script writes (`results`), collected after it.
+    pub results: &'a [String],
     /// Whether the guests the budget lets run at once have more vCPUs than the host has cores:
     /// then each guest's vCPUs had better share one host thread under TCG.
     pub crowded: bool,
@@ -227,6 +229,7 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
                             cell: p.cell,
                             command: &p.command,
                             vm,
+                            results: &run.test.results,
                             timeout,
                             crowded,
                         };

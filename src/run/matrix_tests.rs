@@ -106,6 +106,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let test = TestSpec {
+        results: vec![],
         parallel: true,
         timeout_secs: 600,
         commands: vec!["orca suite".into()],
