@@ -186,7 +186,7 @@ fn junit_written_by_the_users_script_becomes_kernel_by_test() {
         r#"#!/bin/sh
 # Writes JUnit like any test runner would; two tests fail on 5.10 only.
 case "$(uname -r)" in 5.10*) v=fail ;; *) v=pass ;; esac
-case() {
+tc() {
   if [ "$2" = pass ]; then echo "<testcase name=\"$1\" time=\"0.01\"/>"
   else echo "<testcase name=\"$1\"><failure message=\"failed on $(uname -r)\">details for $1</failure></testcase>"; fi
 }
@@ -194,9 +194,9 @@ mkdir -p /tmp/results
 {
   echo '<?xml version="1.0" encoding="UTF-8"?>'
   echo '<testsuites><testsuite name="user">'
-  case attach_xdp pass
-  case old_kernel_bug "$v"
-  case needs_new_helper "$v"
+  tc attach_xdp pass
+  tc old_kernel_bug "$v"
+  tc needs_new_helper "$v"
   echo '</testsuite></testsuites>'
 } > /tmp/results/junit.xml
 [ "$v" = pass ]
