@@ -157,7 +157,7 @@ fn quick_cells(plan: &Plan, kernel: &str) -> (TestSpec, Vec<Cell>) {
         return (test, from_matrix);
     }
     let cells = vec![Cell {
-        id: format!("{kernel}/0"),
+        id: kernel.to_string(),
         name: kernel.to_string(),
         image: "host".into(),
         kernel: kernel.to_string(),
