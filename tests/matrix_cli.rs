@@ -86,6 +86,8 @@ fn help_documents_the_exit_codes() {
         "0 all matched expectations",
         "1 a test failed",
         "3 infrastructure failure",
+        "4 a cell could not run",
+        "ONE script",
         "--shard",
     ] {
         assert!(help.contains(code), "missing {code:?} in:\n{help}");
@@ -137,13 +139,19 @@ fn a_cell_without_a_kernel_is_reported_unavailable_not_dropped() {
         .env("CI", "true")
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Nothing ran: never a green result.
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 of 1 cells could not run") && stderr(&o).contains("--allow-unavailable"),
+        "{}",
+        stderr(&o)
+    );
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.contains("5.4: n/a — kernel 5.4 has no source"), "{table}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
     assert_eq!(report["cells"][0]["outcome"], "unavailable");
-    assert_eq!(report["cells"][0]["id"], "5.4/0");
+    assert_eq!(report["cells"][0]["id"], "5.4");
     let junit =
         quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(dir.join("j.xml")).unwrap()).unwrap();
     assert_eq!(junit.test_suites.len(), 1);
@@ -152,6 +160,15 @@ fn a_cell_without_a_kernel_is_reported_unavailable_not_dropped() {
         &junit.test_suites[0].test_cases[0].status,
         quick_junit::TestCaseStatus::Skipped { ty: Some(t), .. } if t.as_str() == "unavailable"
     ));
+
+    // Accepted on request: the same run exits 0.
+    let o = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["matrix", "run", "--kernel", "5.4", "--allow-unavailable"])
+        .current_dir(&dir)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     // `orca test` on that kernel cannot do anything useful: exit 4 with a hint.
     let o = Command::new(env!("CARGO_BIN_EXE_orca"))

@@ -117,6 +117,7 @@ fn project_like_plan() -> Plan {
         matrix: Some(Matrix {
             file: "configs/ebpf-test-matrix.hcl".into(),
             test: TestSpec {
+                results: vec![],
                 parallel: true,
                 timeout_secs: 600,
                 commands: vec!["orca suite --json".into()],

@@ -35,6 +35,8 @@ struct Row {
     release: Option<String>,
     nixpkgs: Option<String>,
     sources: Vec<KernelSource>,
+    /// Where the entry comes from: `built-in`, or the catalog file that declares it.
+    from: String,
     /// Every part verified in the cache and the tree unpacked.
     cached: bool,
     #[serde(flatten)]
@@ -50,6 +52,11 @@ fn list(plan: &Plan, json: bool) -> Result<u8> {
             release: k.release.clone().or_else(|| state.release.clone()),
             nixpkgs: k.nixpkgs.clone(),
             sources: k.sources.clone(),
+            from: plan
+                .kernel_origins
+                .get(&k.version)
+                .cloned()
+                .unwrap_or_else(|| crate::spec::BUILTIN.into()),
             cached: !k.sources.is_empty() && state.parts_cached == k.sources.len() && state.unpacked,
             state,
         });
@@ -62,7 +69,11 @@ fn list(plan: &Plan, json: bool) -> Result<u8> {
         ui::status("the catalog has no kernels; add one with `orca kernel pin VERSION --debian PACKAGE --suite SUITE`");
         return Ok(0);
     }
-    println!("{:<8} {:<24} {:<22} SOURCES", "VERSION", "RELEASE", "CACHED");
+    let from_w = rows.iter().map(|r| r.from.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<8} {:<24} {:<22} {:<from_w$} SOURCES",
+        "VERSION", "RELEASE", "CACHED", "FROM"
+    );
     for r in &rows {
         let cached = if r.sources.is_empty() {
             "no source".to_string()
@@ -75,10 +86,11 @@ fn list(plan: &Plan, json: bool) -> Result<u8> {
         };
         let sources: Vec<String> = r.sources.iter().map(fetch::describe).collect();
         println!(
-            "{:<8} {:<24} {:<22} {}",
+            "{:<8} {:<24} {:<22} {:<from_w$} {}",
             r.version,
             r.release.as_deref().unwrap_or("?"),
             cached,
+            r.from,
             sources.join(" + ")
         );
     }

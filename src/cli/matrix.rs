@@ -4,7 +4,9 @@
 //! Exit codes: 0 every cell matched its expectations · 1 a test failed (or passed where it was
 //! expected to fail, or a program failed to build) · 2 bad arguments or specs · 3 an
 //! infrastructure failure (a guest crashed or passed its deadline, a kernel could not be
-//! prepared) and no test failed · 4 `orca test` on a kernel this host cannot have · 130 Ctrl-C.
+//! prepared) and no test failed · 4 a cell could not run here (no kernel source, unknown image)
+//! and nothing failed, unless `--allow-unavailable`; `orca test` on a kernel this host cannot
+//! have · 130 Ctrl-C.
 
 use std::path::Path;
 
@@ -30,13 +32,26 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
     check_jobs(a.jobs)?;
     select::test_globs(&a.tests)?;
     let root = crate::paths::project_root();
-    let plan = match &a.file {
-        Some(f) => plan::load_with_project(&root, std::slice::from_ref(f))?,
-        None => plan::load_project(&root)?,
+    // A folder stands for its one file that declares the matrix.
+    let file = match &a.file {
+        Some(f) if f.is_dir() => Some(plan::load::pick(f, "test_matrix")?),
+        Some(f) if !f.is_file() => {
+            return Err(usage(
+                format!("no matrix file at {}", f.display()),
+                format!("name one, such as {DEFAULT_MATRIX}"),
+            ));
+        }
+        other => other.clone(),
+    };
+    let (plan, base) = match &file {
+        Some(f) => {
+            let files = plan::load::with_project(&root, std::slice::from_ref(f))?;
+            (plan::load(&files)?, plan::load::plan_root(&files))
+        }
+        None => (plan::load_project(&root)?, root.clone()),
     };
     let Some(m) = plan.matrix.as_ref() else {
-        let searched = a
-            .file
+        let searched = file
             .as_ref()
             .map(|f| f.display().to_string())
             .unwrap_or_else(|| "configs/*.hcl".into());
@@ -48,8 +63,8 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
         ));
     };
     // A FILE without a matrix would otherwise run the project's own one instead.
-    if let Some(f) = &a.file
-        && !same_file(f, &root.join(&m.file))
+    if let Some(f) = &file
+        && !same_file(f, &base.join(&m.file))
     {
         return Err(usage(
             format!("{} declares no `test_matrix`", f.display()),
@@ -72,7 +87,7 @@ pub fn run(a: MatrixRunArgs) -> Result<u8> {
         }
         let report = crate::nix::run_matrix(&root, &plan, &cells)?;
         emit(&report, &a.report)?;
-        return Ok(report.exit_code());
+        return Ok(exit_code(&report, &a.report));
     }
     run_cells(&root, &plan, &m.test, cells, a.tests, a.jobs, &a.report, &a.accel)
 }
@@ -124,6 +139,7 @@ fn quick_cells(plan: &Plan, kernel: &str) -> (TestSpec, Vec<Cell>) {
         .as_ref()
         .map(|m| m.test.clone())
         .unwrap_or_else(|| TestSpec {
+            results: vec![],
             parallel: true,
             timeout_secs: 600,
             commands: vec!["orca suite".into()],
@@ -141,7 +157,7 @@ fn quick_cells(plan: &Plan, kernel: &str) -> (TestSpec, Vec<Cell>) {
         return (test, from_matrix);
     }
     let cells = vec![Cell {
-        id: format!("{kernel}/0"),
+        id: kernel.to_string(),
         name: kernel.to_string(),
         image: "host".into(),
         kernel: kernel.to_string(),
@@ -201,7 +217,22 @@ fn run_cells(
     let runner = GuestRunner::new(plan, root, accel)?;
     let report = matrix::execute(&run, &runner)?;
     emit(&report, opts)?;
-    Ok(report.exit_code())
+    Ok(exit_code(&report, opts))
+}
+
+/// The run's exit code: a cell that could not run makes it 4 unless `--allow-unavailable`, and
+/// the reason is said once more below the table.
+fn exit_code(report: &Report, opts: &ReportOpts) -> u8 {
+    let code = report.exit_code_with(opts.allow_unavailable);
+    let n = report.unavailable().len();
+    if n > 0 && code == Exit::KernelUnavailable.code() {
+        ui::warn(format!(
+            "{n} of {} cells could not run on this host (the n/a lines above say why): exit {code}; \
+             pass --allow-unavailable to accept a partial run",
+            report.cells.len()
+        ));
+    }
+    code
 }
 
 /// Builds every program, the way `orca build` does, so the cells test what the sources say.

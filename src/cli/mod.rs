@@ -100,6 +100,9 @@ Examples:
   orca run configs/ebpf-builder.hcl --command 'orca build'
   orca run configs/ebpf-test.hcl --kernel 5.10 -- orca suite
 
+The spec's `provision` runs first as ONE script (one shell, line after line, stopping at the
+first failing line, which is named; state carries over from line to line).
+
 Exit code: the command's own; orca's own codes (2-6, 124, 130) on failures of its own.")]
     Run(RunArgs),
 
@@ -393,24 +396,35 @@ pub struct ReportOpts {
     /// Ignore the result cache and run everything.
     #[arg(long)]
     pub no_cache: bool,
+    /// Exit 0 even when some cells (stages) could not run on this host (no kernel source, an
+    /// unknown image); by default such a run exits 4.
+    #[arg(long)]
+    pub allow_unavailable: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MatrixCommand {
-    /// Run every cell (kernel × command) of a matrix file.
+    /// Run every cell (one per matrix entry: its image and kernel) of a matrix file.
     #[command(after_help = "\
 Examples:
   orca matrix run
-  orca matrix run --junit junit.xml --json results.json
+  orca matrix run configs/ebpf-test-matrix.hcl --junit junit.xml --json results.json
   orca matrix run --kernel 5.10 --kernel 6.1 --test 'xdp_*'
   orca matrix run --shard 1/4          cells for CI job 1 of 4
+  orca matrix run --allow-unavailable  kernels this host cannot boot are n/a, not a failure
 
-A cell whose inputs (kernel, objects, orca binary, command, expectations) are unchanged is taken
+A cell is one matrix entry: one boot runs the test's `commands` as ONE script, in one shell,
+line after line, stopping at the first line that fails (like `set -e`); `cd`, `export` and shell
+functions carry over from line to line. The failing line is named with its index, text, exit code
+and the tail of its output, and every line is a step (time, exit code, output) in --json.
+
+A cell whose inputs (kernel, objects, orca binary, commands, expectations) are unchanged is taken
 from the result cache; --no-cache runs it again.
 
 Exit codes: 0 all matched expectations (expected failures included) · 1 a test failed, or passed
 where expected to fail · 2 usage or spec error · 3 infrastructure failure (a guest crashed or
-passed its deadline) and no test failed")]
+passed its deadline) and no test failed · 4 a cell could not run on this host (no kernel source,
+unknown image) and nothing failed, unless --allow-unavailable")]
     Run(MatrixRunArgs),
 }
 
@@ -462,7 +476,11 @@ Examples:
   orca pipeline run --only integration
   orca pipeline run --from integration
 
-Exit codes: 0 all stages passed · 1 a stage failed · 3 infrastructure failure")]
+A stage's `commands` run as ONE script, in one shell, line after line, stopping at the first
+line that fails; `cd`, `export` and shell functions carry over from line to line.
+
+Exit codes: 0 all stages passed · 1 a stage failed · 3 infrastructure failure · 4 a stage could
+not run on this host (its kernel is unavailable), unless --allow-unavailable")]
     Run(PipelineRunArgs),
 }
 

@@ -11,10 +11,12 @@ use crate::run::pipeline::{self, Options};
 
 pub fn run(a: PipelineRunArgs) -> Result<u8> {
     let root = crate::paths::project_root();
-    let file = a
-        .file
-        .clone()
-        .unwrap_or_else(|| root.join("configs/ebpf-test-pipeline.hcl"));
+    let file = match a.file.clone() {
+        // A folder stands for its one file that declares a pipeline.
+        Some(f) if f.is_dir() => crate::plan::load::pick(&f, "pipeline")?,
+        Some(f) => f,
+        None => root.join("configs/ebpf-test-pipeline.hcl"),
+    };
     if !file.is_file() {
         return Err(usage(
             format!("no pipeline file at {}", file.display()),
@@ -61,14 +63,16 @@ pub fn run(a: PipelineRunArgs) -> Result<u8> {
         "stage logs are in {}",
         root.join("build/pipeline/logs").display()
     ));
-    Ok(exit_code(&report))
+    Ok(exit_code(&report, a.report.allow_unavailable))
 }
 
-/// The report's exit code, except that a stage which could not run fails the pipeline. A matrix
-/// reports a cell whose kernel the host cannot provide as n/a and passes; a pipeline promises that
-/// every stage ran, and its dependants were skipped, so it exits 4 (kernel unavailable) instead.
-fn exit_code(report: &crate::report::Report) -> u8 {
+/// The report's exit code, except that a stage which could not run fails the pipeline with exit 4
+/// (kernel unavailable), unless `--allow-unavailable`: as a matrix does.
+fn exit_code(report: &crate::report::Report, allow_unavailable: bool) -> u8 {
     let code = report.exit_code();
+    if allow_unavailable {
+        return code;
+    }
     let unavailable: Vec<_> = report
         .cells
         .iter()

@@ -9,7 +9,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<u8> {
     let plan = if a.files.is_empty() {
         plan::load_project(&crate::paths::project_root())?
     } else {
-        plan::load(&a.files)?
+        plan::load(&plan::load::expand(&a.files)?)?
     };
     if a.json {
         super::validate::write_out(&format!("{}\n", serde_json::to_string_pretty(&plan)?))?;

@@ -18,7 +18,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<u8> {
     let files = if a.files.is_empty() {
         plan::project_files(&crate::paths::project_root())?
     } else {
-        a.files
+        plan::load::expand(&a.files)?
     };
     if files.is_empty() {
         let hint = "name the spec files: orca validate FILE...";

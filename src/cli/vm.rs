@@ -29,6 +29,9 @@ fn overrides(o: &VmOpts) -> Result<setup::Overrides> {
 fn load(spec: Option<&Path>, root: &Path) -> Result<(Plan, Option<plan::Vm>)> {
     match spec {
         Some(s) => {
+            // A folder stands for its one file that declares a VM.
+            let picked = if s.is_dir() { Some(plan::load::pick(s, "vm")?) } else { None };
+            let s = picked.as_deref().unwrap_or(s);
             if !s.is_file() {
                 return Err(crate::error::usage(
                     format!("spec file {} does not exist", s.display()),
@@ -108,24 +111,14 @@ pub fn run(a: RunArgs) -> Result<u8> {
     }
     let cfg = setup::config(&plan, spec.as_ref(), &overrides(&a.vm)?, &root)?;
     let mut m = boot(cfg)?;
-    let cwd = a.cwd.clone().or_else(cwd_string);
+    // Where the spec mounts the project root, if it does; else where orca was started.
+    let cwd = a
+        .cwd
+        .clone()
+        .or_else(|| spec.as_ref().and_then(|v| v.workdir()).map(str::to_string))
+        .or_else(cwd_string);
     if let Some(v) = &spec {
-        for p in &v.provision {
-            let req = ExecRequest {
-                env: env.clone(),
-                cwd: cwd.clone(),
-                ..ExecRequest::shell(p.clone())
-            };
-            let deadline = Instant::now() + COMMAND_TIMEOUT.mul_f64(m.scale());
-            let res = m.exec_until(&req, &mut |_, b| to_host(Stream::Stderr, b), Some(deadline))?;
-            if !res.success() {
-                return Err(fail!(
-                    Exit::TestFailed,
-                    "provision command `{p}` of {} failed ({res})",
-                    v.name
-                ));
-            }
-        }
+        provision(&mut m, v, &env, cwd.clone())?;
     }
     let code = match &cmd {
         Some(c) => {
@@ -236,22 +229,7 @@ fn daemon(a: StartArgs) -> Result<u8> {
     (st.kernel, st.cpus, st.memory_mib) = (cfg.kernel.version.clone(), cfg.cpus, cfg.memory_mib);
     let mut m = boot(cfg)?;
     let env = setup::command_env(&[])?;
-    for p in &vm.provision {
-        let req = ExecRequest {
-            env: env.clone(),
-            cwd: cwd_string(),
-            ..ExecRequest::shell(p.clone())
-        };
-        let deadline = Instant::now() + COMMAND_TIMEOUT.mul_f64(m.scale());
-        let res = m.exec_until(&req, &mut |_, b| to_host(Stream::Stderr, b), Some(deadline))?;
-        if !res.success() {
-            return Err(fail!(
-                Exit::TestFailed,
-                "provision command `{p}` of {} failed ({res})",
-                vm.name
-            ));
-        }
-    }
+    provision(&mut m, &vm, &env, cwd_string())?;
     let expires = Instant::now() + ttl;
     (st.status, st.qemu_pid, st.release, st.accel) = (
         "running".into(),
@@ -489,4 +467,41 @@ pub fn shell(a: ShellArgs) -> Result<u8> {
     let res = m.shell(req(cwd_string())?)?;
     m.shutdown()?;
     Ok(res.exit_code().clamp(0, 255) as u8)
+}
+
+/// Runs a VM's `provision` as one script (one shell, line after line, state carried over, the
+/// first failing line ends it), its output on stderr. A failing line is exit 1, named with its
+/// index, text, exit code and the tail of its output.
+fn provision(m: &mut Machine, vm: &crate::plan::Vm, env: &[(String, String)], cwd: Option<String>) -> Result<()> {
+    use crate::run::script::{self, Script};
+    if vm.provision.is_empty() {
+        return Ok(());
+    }
+    let s = Script::new(&vm.provision);
+    let req = ExecRequest {
+        env: env.to_vec(),
+        cwd,
+        ..ExecRequest::shell(s.text())
+    };
+    let deadline = Instant::now() + COMMAND_TIMEOUT.mul_f64(m.scale());
+    let mut sp = s.splitter();
+    let res = m.exec_until(
+        &req,
+        &mut |stream, b| {
+            let n = if stream == Stream::Stdout { script::STDOUT } else { script::STDERR };
+            to_host(Stream::Stderr, &sp.feed(n, b, Instant::now()))
+        },
+        Some(deadline),
+    )?;
+    let steps = sp.finish(res.code, Instant::now());
+    match script::failed(&steps) {
+        None if res.success() => Ok(()),
+        Some(f) => Err(fail!(
+            Exit::TestFailed,
+            "provision of {} failed: {}",
+            vm.name,
+            f.failure(vm.provision.len())
+        )),
+        None => Err(fail!(Exit::TestFailed, "provision of {} failed ({res})", vm.name)),
+    }
 }

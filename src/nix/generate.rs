@@ -260,6 +260,7 @@ mod tests {
             matrix: Some(Matrix {
                 file: "configs/ebpf-test-matrix.hcl".into(),
                 test: TestSpec {
+                    results: vec![],
                     parallel: true,
                     timeout_secs: 600,
                     commands: vec!["orca suite --json".into()],

@@ -34,9 +34,10 @@ pub fn load_with_project(root: &Path, files: &[PathBuf]) -> Result<Plan> {
     into_result(check(&with_project(root, files)?))
 }
 
-/// `files` followed by the project's own spec files that do not clash with them: a project file
+/// `files` followed by the spec files they may refer to, that do not clash with them: first the
+/// other `.hcl` files in each given file's own folder, then the project's `configs/*.hcl`. A file
 /// is left out when it is one of `files`, or when it declares a matrix (pipeline) and one of
-/// `files` does too.
+/// `files` does too. The built-in kernel catalog comes after all of them (see `spec::load`).
 pub fn with_project(root: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let given: Vec<PathBuf> = files.iter().map(|f| absolute(f)).collect();
     let declares = |p: &Path, what: &str| {
@@ -47,16 +48,91 @@ pub fn with_project(root: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let gives_matrix = given.iter().any(|f| declares(f, "test_matrix"));
     let gives_pipeline = given.iter().any(|f| declares(f, "pipeline"));
     let mut out = files.to_vec();
-    for p in project_files(root)? {
-        if given.contains(&absolute(&p))
+    let mut seen: Vec<PathBuf> = given.clone();
+    let mut candidates = Vec::new();
+    for f in &given {
+        if let Some(dir) = f.parent() {
+            candidates.extend(hcl_files(dir)?);
+        }
+    }
+    candidates.extend(project_files(root)?);
+    for p in candidates {
+        let abs = absolute(&p);
+        if seen.contains(&abs)
             || (gives_matrix && declares(&p, "test_matrix"))
             || (gives_pipeline && declares(&p, "pipeline"))
         {
             continue;
         }
+        seen.push(abs);
         out.push(p);
     }
     Ok(out)
+}
+
+/// The spec files a command's FILE argument stands for: a file as it is; a folder, its `.hcl`
+/// files (sorted). A folder without any is a usage error.
+pub fn expand(files: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for f in files {
+        if !f.is_dir() {
+            out.push(f.clone());
+            continue;
+        }
+        let found = hcl_files(f)?;
+        if found.is_empty() {
+            return Err(anyhow::Error::new(
+                Fail::new(Exit::Usage, format!("{} holds no .hcl spec files", f.display()))
+                    .hint("name a spec file, or a folder holding them (such as configs/)"),
+            ));
+        }
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// The one spec file among `candidates` that declares `what` (`vm`, `test_matrix`, `pipeline`),
+/// for a command given a folder. None or several is a usage error naming them.
+pub fn pick(dir: &Path, what: &str) -> Result<PathBuf> {
+    let found: Vec<PathBuf> = hcl_files(dir)?
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .map(|t| declares_kind(&t, what))
+                .unwrap_or(false)
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(anyhow::Error::new(
+            Fail::new(Exit::Usage, format!("no spec file in {} declares `{what}`", dir.display()))
+                .hint("name the spec file itself"),
+        )),
+        many => {
+            let names: Vec<String> = many.iter().map(|p| display(p)).collect();
+            Err(anyhow::Error::new(
+                Fail::new(
+                    Exit::Usage,
+                    format!("several spec files in {} declare `{what}`: {}", dir.display(), names.join(", ")),
+                )
+                .hint("name the one to use"),
+            ))
+        }
+    }
+}
+
+/// The `.hcl` files directly in `dir`, sorted; none when it is not a folder.
+fn hcl_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hcl") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Whether a file's text declares `test_matrix` or `pipeline` at the top level.
@@ -67,25 +143,23 @@ fn declares_kind(text: &str, what: &str) -> bool {
     }
 }
 
-/// The project's spec files: `configs/*.hcl`, sorted.
+/// The project's spec files: `configs/*.hcl`, sorted; none when there is no `configs/` (the
+/// built-in kernel catalog still loads).
 pub fn project_files(root: &Path) -> Result<Vec<PathBuf>> {
     let dir = root.join("configs");
-    let entries = std::fs::read_dir(&dir).map_err(|e| {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    std::fs::read_dir(&dir).map_err(|e| {
         anyhow::Error::new(
             Fail::new(
                 Exit::Usage,
                 format!("cannot read the spec folder {}: {e}", dir.display()),
             )
-            .hint("run orca inside a project with a configs/ folder, or name the spec files"),
+            .hint("check the folder's permissions, or name the spec files"),
         )
     })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "hcl") && p.is_file())
-        .collect();
-    files.sort();
-    Ok(files)
+    hcl_files(&dir)
 }
 
 /// Checks spec files and, when they are valid, resolves the plan. Never fails: problems, including
@@ -100,6 +174,9 @@ pub fn check(files: &[PathBuf]) -> Checked {
         })
         .collect();
     let (specs, diagnostics) = spec::load(&inputs);
+    for w in &specs.warnings {
+        crate::ui::warn(w);
+    }
     let plan = diagnostics.is_empty().then(|| resolve(&specs, &root));
     Checked { plan, diagnostics }
 }

@@ -27,7 +27,13 @@ pub const DEFAULT_OUT_DIR: &str = "build/ebpf";
 pub fn resolve(specs: &Specs, root: &Path) -> Plan {
     let rel = |p: &Path| relative_to(root, p);
     let mut plan = Plan {
-        files: specs.files.iter().map(|f| rel(&f.path)).collect(),
+        base: root.to_path_buf(),
+        files: specs
+            .files
+            .iter()
+            .filter(|f| !crate::spec::is_builtin(f))
+            .map(|f| rel(&f.path))
+            .collect(),
         ..Plan::default()
     };
 
@@ -88,6 +94,20 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
                     },
                 })
                 .collect(),
+        })
+        .collect();
+
+    plan.kernel_origins = specs
+        .kernels
+        .iter()
+        .map(|k| {
+            let f = &specs.files[k.version.loc.file];
+            let origin = if crate::spec::is_builtin(f) {
+                crate::spec::BUILTIN.to_string()
+            } else {
+                rel(&f.path).display().to_string()
+            };
+            (k.version.value.clone(), origin)
         })
         .collect();
 
@@ -197,11 +217,8 @@ impl Index {
     /// Why a kernel cannot be booted here, if it cannot.
     fn kernel_problem(&self, version: &str) -> Option<String> {
         match self.kernels.get(version) {
-            None if self.kernels.is_empty() => Some(format!(
-                "kernel {version} is not in the kernel catalog (no catalog loaded: add configs/kernels.hcl)"
-            )),
             None => Some(format!(
-                "kernel {version} is not in the kernel catalog; add kernel \"{version}\" {{ ... }} to configs/kernels.hcl"
+                "kernel {version} is neither in orca's built-in catalog nor in the project's; add kernel \"{version}\" {{ ... }} to configs/kernels.hcl"
             )),
             Some(false) => Some(format!(
                 "kernel {version} has no source in the catalog; pin one with `orca kernel pin {version} --debian PACKAGE`"
@@ -225,6 +242,7 @@ fn resolve_matrix(specs: &Specs, plan: &mut Plan, index: &Index, rel: &dyn Fn(&P
         timeout_secs: m.test.timeout_secs.unwrap_or(DEFAULT_CELL_TIMEOUT_SECS),
         commands: m.test.commands.clone(),
         vm: m.test.vm.as_ref().map(|v| v.value.clone()),
+        results: m.test.results.clone(),
         expectations: m
             .test
             .expectations
@@ -236,21 +254,20 @@ fn resolve_matrix(specs: &Specs, plan: &mut Plan, index: &Index, rel: &dyn Fn(&P
             })
             .collect(),
     };
+    // One cell per entry: one boot runs the whole of `commands` as one script.
     let mut cells = Vec::new();
     for e in &m.entries {
         let unavailable = index
             .image_problem(&e.image.value)
             .or_else(|| index.kernel_problem(&e.kernel.value));
-        for (i, command) in test.commands.iter().enumerate() {
-            cells.push(Cell {
-                id: format!("{}/{}", e.name.value, i),
-                name: e.name.value.clone(),
-                image: e.image.value.clone(),
-                kernel: e.kernel.value.clone(),
-                command: command.clone(),
-                unavailable: unavailable.clone(),
-            });
-        }
+        cells.push(Cell {
+            id: e.name.value.clone(),
+            name: e.name.value.clone(),
+            image: e.image.value.clone(),
+            kernel: e.kernel.value.clone(),
+            command: test.commands.join("\n"),
+            unavailable,
+        });
     }
     plan.matrix = Some(Matrix {
         file: rel(&specs.files[m.loc.file].path),

@@ -13,8 +13,12 @@ pub struct Plan {
     pub toolchain: Option<Toolchain>,
     /// The eBPF programs to build (`program "NAME" { }` blocks), in declaration order.
     pub programs: Vec<Program>,
-    /// The kernel catalog (`kernel "VERSION" { }` blocks), in declaration order.
+    /// The kernel catalog (`kernel "VERSION" { }` blocks), in declaration order, followed by the
+    /// built-in catalog's kernels that no spec file declares.
     pub kernels: Vec<Kernel>,
+    /// Where each catalog entry comes from: `built-in`, or the spec file that declares it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub kernel_origins: std::collections::BTreeMap<String, String>,
     /// The image catalog. `host` is always present: the host root shared read-only over 9p.
     pub images: Vec<Image>,
     /// VM specs (`vm { }` blocks), by name.
@@ -26,6 +30,11 @@ pub struct Plan {
     /// Things the plan names but this host cannot resolve (a kernel with no source, an unknown
     /// image). They are not spec errors: the spec is valid, the host lacks something.
     pub unresolved: Vec<Unresolved>,
+    /// The folder the plan's relative paths are relative to (the project root, or the spec files'
+    /// common folder when they lie outside it). Not serialized: `orca plan --json` is the same in
+    /// every checkout.
+    #[serde(skip)]
+    pub base: PathBuf,
 }
 
 /// A reference the specs make that cannot be resolved here, and why.
@@ -189,7 +198,7 @@ pub struct Matrix {
     pub file: PathBuf,
     /// The `test { }` block.
     pub test: TestSpec,
-    /// One cell per (matrix entry × command), in declaration order.
+    /// One cell per matrix entry, in declaration order: one boot runs the whole script.
     pub cells: Vec<Cell>,
 }
 
@@ -200,12 +209,17 @@ pub struct TestSpec {
     pub parallel: bool,
     /// The deadline for one cell under KVM, in seconds; scaled up under TCG. Default 600.
     pub timeout_secs: u64,
-    /// The commands each cell runs in the guest.
+    /// The lines of the script each cell runs in the guest: one shell, line after line, stopping
+    /// at the first that fails.
     pub commands: Vec<String>,
     /// The VM spec whose resources, mounts and modules the cells use, if named.
     pub vm: Option<String>,
     /// Per-test kernel expectations.
     pub expectations: Vec<Expectation>,
+    /// Globs of JUnit files the script writes (relative to where it runs), whose test cases
+    /// become the cell's tests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<String>,
 }
 
 /// "This test needs at least this kernel": on older kernels it is expected to fail.
@@ -219,10 +233,10 @@ pub struct Expectation {
     pub reason: Option<String>,
 }
 
-/// One matrix cell: one kernel, one command.
+/// One matrix cell: one entry (image and kernel), one boot, the whole script.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Cell {
-    /// A stable id, `<entry name>/<command index>`; used by `--shard`, the result cache and reports.
+    /// A stable id, the entry's name; used by `--shard`, the result cache and reports.
     pub id: String,
     /// The matrix entry's name.
     pub name: String,
@@ -230,7 +244,7 @@ pub struct Cell {
     pub image: String,
     /// The kernel version (catalog key).
     pub kernel: String,
-    /// The command to run.
+    /// The script as written: the test's commands, one per line.
     pub command: String,
     /// Why the cell cannot run on this host, if it cannot (no kernel source, unknown image).
     pub unavailable: Option<String>,
@@ -287,7 +301,58 @@ impl std::fmt::Display for KernelVersion {
     }
 }
 
+impl Vm {
+    /// Where the VM's commands start: the destination of the share whose source is the project
+    /// root (`source = ".."` from `configs/`), if it has one.
+    pub fn workdir(&self) -> Option<&str> {
+        self.mounts.iter().find_map(|m| match m {
+            Mount::Share {
+                source, destination, ..
+            } if source.as_os_str() == "." => Some(destination.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The VM a matrix `test` block without `vm` boots: default resources, the project root at
+    /// `root` shared read-write at `/<name of the project folder>`, where its commands start.
+    pub fn default_for_tests(root: &std::path::Path) -> Vm {
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "project".into());
+        Vm {
+            name: "matrix".into(),
+            file: PathBuf::new(),
+            image: "host".into(),
+            kernel: None,
+            cpus: crate::plan::resolve::DEFAULT_CPUS,
+            memory_mib: crate::plan::resolve::DEFAULT_MEMORY_MIB,
+            disk_mib: None,
+            mounts: vec![Mount::Share {
+                source: root.to_path_buf(),
+                destination: format!("/{name}"),
+                readonly: false,
+            }],
+            provision: Vec::new(),
+            artifacts: Vec::new(),
+            network: false,
+            modules: Vec::new(),
+        }
+    }
+}
+
 impl Plan {
+    /// A plan-relative path made absolute (against `base`, else `root`).
+    pub fn absolute(&self, p: &std::path::Path, root: &std::path::Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else if self.base.as_os_str().is_empty() {
+            root.join(p)
+        } else {
+            self.base.join(p)
+        }
+    }
     pub fn kernel(&self, version: &str) -> Option<&Kernel> {
         self.kernels.iter().find(|k| k.version == version)
     }
@@ -306,6 +371,25 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_start_where_the_project_root_is_mounted() {
+        let mut vm = Vm::default_for_tests(std::path::Path::new("/home/me/flywall"));
+        assert_eq!(vm.workdir(), None, "an absolute source is not the plan's root");
+        assert!(matches!(&vm.mounts[0], Mount::Share { destination, readonly: false, .. } if destination == "/flywall"));
+        vm.mounts = vec![
+            Mount::Tmpfs {
+                destination: "/tmp/build".into(),
+                size_mib: 64,
+            },
+            Mount::Share {
+                source: ".".into(),
+                destination: "/flywall".into(),
+                readonly: false,
+            },
+        ];
+        assert_eq!(vm.workdir(), Some("/flywall"));
+    }
 
     #[test]
     fn kernel_versions_order_numerically() {

@@ -37,6 +37,7 @@ pub fn render(report: &Report) -> Result<String> {
 }
 
 fn suite(c: &CellResult, name: &str) -> TestSuite {
+    let class = name;
     let mut s = TestSuite::new(name);
     s.set_time(Duration::from_millis(c.duration_ms));
     s.add_property(Property::new("cell", c.id.as_str()));
@@ -51,9 +52,33 @@ fn suite(c: &CellResult, name: &str) -> TestSuite {
     for t in &c.tests {
         s.add_test_case(case(t, name, c.output.as_deref()));
     }
+    // A script's lines: a case each when the cell reported no tests of its own (so a failing line
+    // is the failing case), else a property each.
+    let step_cases = c.tests.is_empty() && !c.steps.is_empty();
+    for st in &c.steps {
+        let name = format!("[{}] {}", st.index + 1, st.command);
+        let code = st.exit_code.map_or("killed".to_string(), |c| c.to_string());
+        if step_cases {
+            let t = TestResult {
+                name,
+                outcome: if st.exit_code == Some(0) { Outcome::Pass } else { Outcome::Fail },
+                duration_ms: st.duration_ms,
+                message: (st.exit_code != Some(0)).then(|| format!("exit code {code}")),
+                log: st.output.clone(),
+                expectation: None,
+            };
+            s.add_test_case(case(&t, class, None));
+        } else {
+            let took = crate::ui::duration(Duration::from_millis(st.duration_ms));
+            s.add_property(Property::new(
+                format!("step {}", st.index + 1),
+                format!("{} (exit {code}, {took})", st.command),
+            ));
+        }
+    }
     // The cell's own failure (no tests, or a suite that broke after reporting some) gets a case
     // of its own so it cannot go unseen.
-    if c.tests.is_empty() || c.outcome == Outcome::Error {
+    if (c.tests.is_empty() && !step_cases) || c.outcome == Outcome::Error {
         let own = TestResult {
             name: if c.tests.is_empty() && c.outcome != Outcome::Error && c.outcome != Outcome::Unavailable {
                 c.command.clone()
@@ -135,6 +160,42 @@ mod tests {
         assert_eq!(back.tests, 6);
         assert_eq!(back.failures, 1);
         assert_eq!(back.errors, 1);
+    }
+
+    #[test]
+    fn a_scripts_lines_are_cases_when_it_reports_no_tests() {
+        let mut r = sample::report();
+        r.cells.truncate(1);
+        r.cells[0].tests.clear();
+        r.cells[0].outcome = Outcome::Fail;
+        r.cells[0].steps = vec![
+            crate::report::StepResult {
+                index: 0,
+                command: "cd /flywall".into(),
+                exit_code: Some(0),
+                duration_ms: 1,
+                output: None,
+            },
+            crate::report::StepResult {
+                index: 1,
+                command: "make test".into(),
+                exit_code: Some(2),
+                duration_ms: 900,
+                output: Some("make: *** Error 2\n".into()),
+            },
+        ];
+        let xml = render(&r).unwrap();
+        let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        let cases = &back.test_suites[0].test_cases;
+        let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["[1] cd /flywall", "[2] make test"]);
+        assert_eq!(back.failures, 1);
+        match &cases[1].status {
+            TestCaseStatus::NonSuccess { description, .. } => {
+                assert!(description.as_ref().unwrap().as_str().contains("Error 2"))
+            }
+            other => panic!("the failing line fails: {other:?}"),
+        }
     }
 
     #[test]

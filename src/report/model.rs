@@ -105,6 +105,22 @@ pub struct CellResult {
     pub message: Option<String>,
     /// The tail of the cell's output, kept for failures.
     pub output: Option<String>,
+    /// Each line of the cell's (or stage's) script as it ran: one shell runs them in order and
+    /// stops at the first that fails. Empty for results that ran no script.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepResult>,
+}
+
+/// One line of a script: its index (from 0), text, exit code, time and the tail of its output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub index: usize,
+    pub command: String,
+    /// `None`: the shell was killed by a signal during the line.
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    /// The tail of the line's output (stderr, then stdout).
+    pub output: Option<String>,
 }
 
 /// A whole run.
@@ -138,6 +154,22 @@ impl Report {
             }
         }
         code
+    }
+
+    /// The cells (or stages) that could not run on this host.
+    pub fn unavailable(&self) -> Vec<&CellResult> {
+        self.cells.iter().filter(|c| c.outcome == Outcome::Unavailable).collect()
+    }
+
+    /// [`Report::exit_code`], except that a run in which a cell or stage could not run exits 4
+    /// (kernel unavailable) when nothing else went wrong, unless `allow_unavailable`
+    /// (`--allow-unavailable`): a run that tested less than it says is never green by default.
+    pub fn exit_code_with(&self, allow_unavailable: bool) -> u8 {
+        let code = self.exit_code();
+        if code != 0 || allow_unavailable || self.unavailable().is_empty() {
+            return code;
+        }
+        crate::error::Exit::KernelUnavailable.code()
     }
 }
 
@@ -193,6 +225,18 @@ mod tests {
             1,
             "a test failure outranks an infrastructure one"
         );
+    }
+
+    #[test]
+    fn unavailable_cells_fail_the_run_unless_allowed() {
+        use Outcome::*;
+        let r = report(&[Pass, Unavailable], &[Pass]);
+        assert_eq!(r.exit_code_with(false), 4);
+        assert_eq!(r.exit_code_with(true), 0);
+        let r = report(&[Unavailable, Unavailable], &[]);
+        assert_eq!(r.exit_code_with(false), 4, "nothing ran: never green");
+        assert_eq!(report(&[Fail, Unavailable], &[Fail]).exit_code_with(false), 1);
+        assert_eq!(report(&[Pass], &[Pass]).exit_code_with(false), 0);
     }
 
     #[test]

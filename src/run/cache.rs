@@ -274,6 +274,7 @@ mod tests {
             tests: vec![],
             message: None,
             output: None,
+            steps: Vec::new(),
         };
         cache.put("k1", &r).unwrap();
         let got = cache.get("k1").unwrap();

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::expect::{self, Expectations, Verdict};
+use super::script::{self, Step};
 use crate::plan::{self, KernelVersion};
 use crate::report::{CellResult, Outcome, TestResult};
 
@@ -26,6 +27,10 @@ pub struct CellOutput {
     pub stderr: String,
     /// From the start of the boot to the end of the command.
     pub duration: Duration,
+    /// The script's lines as they ran (empty when the output carried no step markers).
+    pub steps: Vec<Step>,
+    /// The JUnit files the test's `results` globs matched in the guest, when it declares any.
+    pub results: Option<super::results::Collected>,
 }
 
 /// The suite's document, as it prints it.
@@ -63,6 +68,7 @@ pub fn bare(cell: &plan::Cell, command: &str, outcome: Outcome, message: Option<
         tests: Vec::new(),
         message,
         output: None,
+        steps: Vec::new(),
     }
 }
 
@@ -148,6 +154,79 @@ pub fn plain(cell: &plan::Cell, command: &str, out: &CellOutput) -> CellResult {
     r
 }
 
+/// The result of a cell's script of `lines` lines: the suite's document when the line
+/// `suite_line` ran it, else the lines' exit codes. A failing line is named, with its output's
+/// tail, and every line that ran is a step of the result.
+pub fn script(
+    cell: &plan::Cell,
+    command: &str,
+    out: &CellOutput,
+    suite_line: Option<usize>,
+    lines: usize,
+    expectations: &Expectations,
+) -> CellResult {
+    let failed = script::failed(&out.steps);
+    let suite_step = suite_line.and_then(|i| out.steps.iter().find(|s| s.index == i));
+    let mut r = match (suite_step, suite_line) {
+        (Some(step), _) => {
+            let mut o = out.clone();
+            o.exit_code = step.exit_code;
+            suite(cell, command, &o, expectations)
+        }
+        // No markers came back (the shell itself could not start): the output is all there is.
+        (None, Some(_)) if out.steps.is_empty() => suite(cell, command, out, expectations),
+        _ => plain(cell, command, out),
+    };
+    if let Some(f) = failed
+        && (suite_step.is_none() || suite_step.is_some_and(|s| s.index != f.index))
+    {
+        if !r.outcome.is_failure() && !r.outcome.is_infra() {
+            r.outcome = if f.exit_code.is_some() { Outcome::Fail } else { Outcome::Error };
+        }
+        r.message = Some(f.failure(lines));
+        r.output = Some(tail(out));
+    }
+    r.steps = out.steps.iter().map(Step::result).collect();
+    if let Some(c) = &out.results {
+        let version = KernelVersion::parse(&cell.kernel);
+        match super::results::tests(c, version, expectations) {
+            Ok(tests) => {
+                let mut outcome = Outcome::of_tests(tests.iter().map(|t| t.outcome));
+                // A runner exits non-zero when a test fails: when every failure is one the
+                // expectations foresaw, the failing line is explained by them.
+                let foreseen = failed.is_some()
+                    && tests.iter().any(|t| t.outcome == Outcome::ExpectedFail)
+                    && tests.iter().all(|t| !t.outcome.is_failure() && !t.outcome.is_infra());
+                if failed.is_some() && !foreseen && !outcome.is_failure() {
+                    outcome = r.outcome;
+                } else if foreseen {
+                    r.message = None;
+                    r.output = None;
+                }
+                if tests.is_empty() && r.outcome == Outcome::Pass {
+                    r.message = Some("the result files hold no test cases".into());
+                }
+                r.tests = tests;
+                if !r.tests.is_empty() {
+                    r.outcome = outcome;
+                }
+            }
+            Err(why) => {
+                let step = r.message.take();
+                r.message = Some(match step {
+                    Some(s) => format!("{s}; and {why}"),
+                    None => why,
+                });
+                if !r.outcome.is_failure() {
+                    r.outcome = Outcome::Error;
+                }
+                r.output = Some(tail(out));
+            }
+        }
+    }
+    r
+}
+
 /// The document is the whole of stdout, or, when something printed before it, its last line that
 /// parses.
 fn parse_doc(stdout: &str) -> Result<SuiteDoc, String> {
@@ -227,6 +306,8 @@ mod tests {
             stderr: "boot noise\n".into(),
             duration: Duration::from_secs(3),
             signal: None,
+            steps: Vec::new(),
+            results: None,
         }
     }
 
@@ -313,6 +394,43 @@ mod tests {
         let stdout = format!("loading objects...\n{}\n", DOC.replace('\n', ""));
         let r = suite(&cell("6.1"), "orca suite", &out(1, &stdout), &e);
         assert_eq!(r.tests.len(), 3);
+    }
+
+    fn step(index: usize, command: &str, code: i32, stderr: &str) -> Step {
+        Step {
+            index,
+            command: command.into(),
+            exit_code: Some(code),
+            duration: Duration::from_millis(10),
+            stdout: Vec::new(),
+            stderr: stderr.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_failing_line_of_a_script_is_named_with_its_output() {
+        let e = Expectations::new(&[]).unwrap();
+        let mut o = out(2, "");
+        o.steps = vec![step(0, "cd /flywall", 0, ""), step(1, "make test", 2, "make: *** [test] Error 2\n")];
+        let r = script(&cell("6.1"), "cd /flywall\nmake test\nmake more", &o, None, 3, &e);
+        assert_eq!(r.outcome, Outcome::Fail);
+        let msg = r.message.unwrap();
+        assert!(msg.starts_with("line 2 of 3 `make test` exited with status 2"), "{msg}");
+        assert!(msg.contains("Error 2"), "{msg}");
+        assert_eq!(r.steps.len(), 2);
+        assert_eq!(r.steps[1].exit_code, Some(2));
+        // A line failing before the suite's line: the suite never ran, the line is the failure.
+        let r = script(&cell("6.1"), "x", &o, Some(2), 3, &e);
+        assert_eq!(r.outcome, Outcome::Fail);
+        // The suite's line ran and printed its document; a later line failed: both are seen.
+        let mut o = out(3, DOC);
+        o.steps = vec![step(0, "orca suite", 1, ""), step(1, "false", 3, "")];
+        let list = expectations();
+        let e = Expectations::new(&list).unwrap();
+        let r = script(&cell("5.10"), "x", &o, Some(0), 2, &e);
+        assert_eq!(r.tests.len(), 3);
+        assert_eq!(r.outcome, Outcome::Fail);
+        assert!(r.message.unwrap().contains("line 2 of 2 `false`"));
     }
 
     #[test]

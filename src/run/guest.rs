@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use super::classify::CellOutput;
 use super::matrix::{CellRunner, Job};
+use super::{results, script};
 use crate::error::{Exit, exit_of};
 use crate::plan::{self, Plan};
 use crate::vm::{Accel, ExecRequest, Machine, Stream, setup};
@@ -51,8 +52,22 @@ impl CellRunner for GuestRunner<'_> {
             accel: self.accel,
             ..Default::default()
         };
+        // A test without a VM spec boots with the project mounted read-write at /<its folder name>,
+        // and its script starts there; with one, where the VM mounts the project root, if it does.
+        let default_vm;
+        let (vm, workdir) = match job.vm {
+            Some(v) => (Some(v), v.workdir().map(str::to_string)),
+            None => {
+                default_vm = plan::Vm::default_for_tests(&self.root);
+                let dest = match &default_vm.mounts[0] {
+                    plan::Mount::Share { destination, .. } => Some(destination.clone()),
+                    _ => None,
+                };
+                (Some(&default_vm), dest)
+            }
+        };
         // The kernel is prepared already: this reads its manifest back from the cache.
-        let mut cfg = setup::config(self.plan, job.vm, &overrides, &self.root)?;
+        let mut cfg = setup::config(self.plan, vm, &overrides, &self.root)?;
         cfg.name = guest_name(&job.cell.id);
         cfg.tcg_single_thread = job.crowded;
         // Both are KVM-time and scaled alike: the boot cannot outlive the cell's deadline.
@@ -94,24 +109,35 @@ impl CellRunner for GuestRunner<'_> {
             // Strict, whatever the host's CI says: a cell whose suite skipped a test would pass
             // without having shown it on this kernel (`orca suite` fails a skip under CI).
             env: setup::command_env(&[format!("{}=true", crate::ci::VAR)])?,
-            cwd: Some(job.command.cwd.display().to_string()),
+            cwd: Some(workdir.unwrap_or_else(|| job.command.cwd.display().to_string())),
             ..Default::default()
         };
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut splitter = job.command.script.splitter();
         let ran = machine.exec_until(
             &req,
             &mut |stream, bytes| match stream {
-                Stream::Stdout => stdout.extend_from_slice(bytes),
-                Stream::Stderr => stderr.extend_from_slice(bytes),
+                Stream::Stdout => stdout.extend(splitter.feed(script::STDOUT, bytes, Instant::now())),
+                Stream::Stderr => stderr.extend(splitter.feed(script::STDERR, bytes, Instant::now())),
             },
             Some(deadline),
         );
         let res = ran.map_err(|e| past_deadline(e, limit))?;
+        stdout.extend(splitter.flush(script::STDOUT));
+        stderr.extend(splitter.flush(script::STDERR));
+        let steps = splitter.finish(res.code, Instant::now());
         if res.code.is_none() {
             // Killed in the guest (the OOM killer, a crash): the kernel's log says by what.
             let console = crate::vm::machine::console_tail(&machine.dir().join("console.log"), 30);
             stderr.extend_from_slice(console.as_bytes());
         }
+        // The user's own JUnit files, where the script wrote them.
+        let results = if job.results.is_empty() {
+            None
+        } else {
+            state("collecting results");
+            Some(collect_results(&mut machine, job.results, &req, deadline).map_err(|e| past_deadline(e, limit))?)
+        };
         state("shutting down");
         let _ = machine.shutdown();
         Ok(CellOutput {
@@ -120,12 +146,56 @@ impl CellRunner for GuestRunner<'_> {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             duration: start.elapsed(),
+            steps,
+            results,
         })
     }
 
     fn accel(&self) -> Option<String> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// Lists what the result globs match where the script ran, and reads each file.
+fn collect_results(
+    machine: &mut Machine,
+    globs: &[String],
+    script: &ExecRequest,
+    deadline: Instant,
+) -> Result<results::Collected> {
+    let read = |machine: &mut Machine, program: String| -> Result<(Option<i32>, String)> {
+        let req = ExecRequest {
+            shell: Some(program),
+            env: script.env.clone(),
+            cwd: script.cwd.clone(),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        let res = machine.exec_until(
+            &req,
+            &mut |stream, bytes| {
+                if stream == Stream::Stdout {
+                    out.extend_from_slice(bytes)
+                }
+            },
+            Some(deadline),
+        )?;
+        Ok((res.code, String::from_utf8_lossy(&out).into_owned()))
+    };
+    let (_, listing) = read(machine, results::list_program(globs))?;
+    let (files, unmatched) = results::parse_listing(&listing);
+    let mut c = results::Collected {
+        files: Vec::new(),
+        unmatched,
+    };
+    for f in files {
+        let (code, text) = read(machine, format!("cat -- {}", script::quote(&f)))?;
+        if code != Some(0) {
+            anyhow::bail!("cannot read the result file {f} in the guest");
+        }
+        c.files.push((f, text));
+    }
+    Ok(c)
 }
 
 /// The guest's hostname for a cell: `cell-6-1-0` for `6.1/0`.

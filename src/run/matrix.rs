@@ -35,6 +35,8 @@ pub struct Job<'a> {
     pub vm: Option<&'a plan::Vm>,
     /// The test's deadline under KVM; the runner scales it by the acceleration in use.
     pub timeout: Duration,
+    /// Globs of the JUnit files the script writes (`results`), collected after it.
+    pub results: &'a [String],
     /// Whether the guests the budget lets run at once have more vCPUs than the host has cores:
     /// then each guest's vCPUs had better share one host thread under TCG.
     pub crowded: bool,
@@ -125,7 +127,7 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
     let mut results: Vec<Option<CellResult>> = run.cells.iter().map(|_| None).collect();
     let mut pending = Vec::new();
     for (index, cell) in run.cells.iter().enumerate() {
-        let resolved = command::resolve(&cell.command, exe, run.root, &objects, &run.tests);
+        let resolved = command::resolve(&run.test.commands, exe, run.root, &objects, &run.tests);
         let kernel = run.plan.kernel(&cell.kernel);
         let why_not = cell.unavailable.clone().or_else(|| {
             kernel
@@ -138,7 +140,7 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
             results[index] = Some(r);
             continue;
         };
-        let key = if resolved.suite {
+        let key = if resolved.suite() {
             if digests.is_none() {
                 let objs: Vec<PathBuf> = run.plan.programs.iter().map(|p| p.object.clone()).collect();
                 digests = Some((cache::files_digest(run.root, &objs)?, cache.binary_sha256(exe)?));
@@ -227,14 +229,21 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
                             cell: p.cell,
                             command: &p.command,
                             vm,
+                            results: &run.test.results,
                             timeout,
                             crowded,
                         };
                         let t0 = Instant::now();
                         let out = runner.run(k, &job, &|s| live.state(&p.cell.id, s));
                         let mut r = match out {
-                            Ok(o) if p.command.suite => classify::suite(p.cell, &p.cell.command, &o, &expectations),
-                            Ok(o) => classify::plain(p.cell, &p.cell.command, &o),
+                            Ok(o) => classify::script(
+                                p.cell,
+                                &p.cell.command,
+                                &o,
+                                p.command.suite_line,
+                                run.test.commands.len(),
+                                &expectations,
+                            ),
                             Err(e) => classify::bare(p.cell, &p.cell.command, Outcome::Error, Some(chain(&e))),
                         };
                         r.duration_ms = t0.elapsed().as_millis() as u64;

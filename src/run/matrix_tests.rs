@@ -55,8 +55,8 @@ const NEW: &str = r#"{"kernel":"6.1.0-50-amd64","tests":[
     {"name":"cgroup_events/loop","outcome":"pass","duration_ms":2}]}"#;
 
 fn suite_output(k: &str, job: &Job) -> Result<CellOutput> {
-    assert!(job.command.suite, "{:?}", job.command);
-    assert!(job.command.argv.contains(&"--json".to_string()));
+    assert!(job.command.suite(), "{:?}", job.command);
+    assert!(job.command.argv[2].contains("'--json'"));
     let (code, doc) = if k == "5.10" { (1, OLD) } else { (0, NEW) };
     Ok(CellOutput {
         exit_code: Some(code),
@@ -106,6 +106,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let test = TestSpec {
+        results: vec![],
         parallel: true,
         timeout_secs: 600,
         commands: vec!["orca suite".into()],

@@ -18,6 +18,8 @@ pub mod guest;
 pub mod live;
 pub mod matrix;
 pub mod pipeline;
+pub mod results;
 pub mod schedule;
+pub mod script;
 pub mod select;
 pub mod shard;

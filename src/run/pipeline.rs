@@ -378,6 +378,7 @@ fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>, crowded: b
     d.result.kernel = kernel;
     d.result.release = ran.release;
     d.result.output = output;
+    d.result.steps = ran.steps;
     if d.result.outcome == Outcome::Pass {
         d.result.message = None;
     }
@@ -420,6 +421,7 @@ fn settled(s: &Stage, outcome: Outcome, message: String, artifacts: Option<Vec<A
         tests: vec![],
         message: (!message.is_empty()).then_some(message),
         output: None,
+        steps: Vec::new(),
     };
     Done { result, artifacts }
 }

@@ -43,7 +43,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("mount", &["type", "source", "destination", "readonly", "size"]),
     ("artifact", &["source", "destination"]),
     ("test_matrix", &["name", "image", "kernel_version"]),
-    ("test", &["parallel", "timeout", "commands", "vm", "expect"]),
+    ("test", &["parallel", "timeout", "commands", "vm", "expect", "results"]),
     ("expect", &["min_kernel", "reason"]),
     ("pipeline", &["name", "stages"]),
     (
@@ -102,6 +102,8 @@ pub struct Specs {
     pub vms: Vec<VmSpec>,
     pub matrices: Vec<MatrixSpec>,
     pub pipelines: Vec<PipelineSpec>,
+    /// What is accepted but worth a word (a file without `schema_version`), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// `toolchain { }`: the pinned clang and the flags every program is compiled with.
@@ -235,6 +237,8 @@ pub struct TestBlockSpec {
     pub commands: Vec<String>,
     pub vm: Option<At<String>>,
     pub expectations: Vec<ExpectSpec>,
+    /// `results`: globs of JUnit files the script writes, relative to where it runs.
+    pub results: Vec<String>,
 }
 
 /// `expect "GLOB" { min_kernel reason }`.

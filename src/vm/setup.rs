@@ -58,7 +58,7 @@ pub fn vm_in_file<'p>(plan: &'p Plan, file: &Path, root: &Path) -> Result<&'p pl
     let want = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
     plan.vms
         .iter()
-        .find(|v| canonical(&v.file, root) == want)
+        .find(|v| canonical(&plan.absolute(&v.file, root)) == want)
         .ok_or_else(|| {
             crate::error::usage(
                 format!("{} declares no `vm {{ }}` block", file.display()),
@@ -67,9 +67,8 @@ pub fn vm_in_file<'p>(plan: &'p Plan, file: &Path, root: &Path) -> Result<&'p pl
         })
 }
 
-fn canonical(p: &Path, root: &Path) -> std::path::PathBuf {
-    let full = if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
-    full.canonicalize().unwrap_or(full)
+fn canonical(p: &Path) -> std::path::PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Prepares the kernel and fills a [`VmConfig`] from a spec (or the defaults) and overrides.
@@ -93,11 +92,7 @@ pub fn config(plan: &Plan, vm: Option<&plan::Vm>, o: &Overrides, root: &Path) ->
                     destination,
                     readonly,
                 } => Mount::Share {
-                    source: if source.is_absolute() {
-                        source.clone()
-                    } else {
-                        root.join(source)
-                    },
+                    source: plan.absolute(source, root),
                     destination: destination.clone(),
                     readonly: *readonly,
                 },

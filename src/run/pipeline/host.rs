@@ -1,14 +1,16 @@
-//! Host stages: each command runs with `sh -c` in the project root, its output appended to the
-//! stage's log, under what is left of the stage's deadline.
+//! Host stages: the stage's commands run as one script ([`Script`]) with `/bin/sh` in the project
+//! root: line after line in one shell, stopping at the first failing line, state carried over.
+//! The output is appended to the stage's log, under what is left of the stage's deadline.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::error::{Exit, exit_of};
-use crate::report::Outcome;
+use crate::report::{Outcome, StepResult};
+use crate::run::script::{self, Script, Step};
 
 /// How running a stage's commands ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +21,8 @@ pub struct Ran {
     /// For VM stages: the guest's `uname -r` and the acceleration used, once booted.
     pub release: Option<String>,
     pub accel: Option<String>,
+    /// The script's lines as they ran.
+    pub steps: Vec<StepResult>,
 }
 
 impl Ran {
@@ -28,66 +32,119 @@ impl Ran {
             message: None,
             release: None,
             accel: None,
+            steps: Vec::new(),
         }
     }
     pub fn new(outcome: Outcome, message: impl Into<String>) -> Ran {
         Ran {
-            outcome,
             message: Some(message.into()),
-            release: None,
-            accel: None,
+            ..Ran::pass()
         }
+        .with_outcome(outcome)
     }
-}
+    fn with_outcome(mut self, outcome: Outcome) -> Ran {
+        self.outcome = outcome;
+        self
+    }
 
-/// Runs `commands` in order on the host; the first failure ends the stage.
-pub fn run(commands: &[String], root: &Path, env: &[(String, String)], log: &mut File, deadline: Instant) -> Ran {
-    for (i, command) in commands.iter().enumerate() {
-        let _ = writeln!(log, "$ {command}");
-        let ran = run_one(command, root, env, log, deadline);
-        let ran = match ran {
-            Ok(Some(0)) => continue,
-            // Ctrl-C killed the command's group: say so rather than blame the command.
-            Ok(_) if crate::process::interrupted() => {
-                Ran::new(Outcome::Error, format!("command {} `{command}` was interrupted", i + 1))
-            }
-            Ok(code) => Ran::new(
+    /// How a script of `lines` lines ended, from its steps and the shell's exit code: a pass, or
+    /// the first failing line named with the tail of its output.
+    pub fn of_script(steps: &[Step], lines: usize, code: Option<i32>) -> Ran {
+        let mut ran = match script::failed(steps) {
+            None if code == Some(0) => Ran::pass(),
+            None => Ran::new(
                 Outcome::Fail,
                 format!(
-                    "command {} `{command}` {}",
-                    i + 1,
+                    "the script {}",
                     code.map_or("was killed by a signal".into(), |c| format!("exited with status {c}"))
                 ),
             ),
-            Err(e) => {
-                let what = match exit_of(&e) {
-                    Exit::Timeout => "passed the stage's deadline".to_string(),
-                    Exit::Interrupted => "was interrupted".to_string(),
-                    _ => format!("could not run: {e:#}"),
-                };
-                Ran::new(Outcome::Error, format!("command {} `{command}` {what}", i + 1))
-            }
+            Some(f) => Ran::new(Outcome::Fail, f.failure(lines)),
         };
-        let _ = writeln!(log, "orca: {}", ran.message.as_deref().unwrap_or_default());
-        return ran;
+        ran.steps = steps.iter().map(Step::result).collect();
+        ran
     }
-    Ran::pass()
 }
 
-fn run_one(
-    command: &str,
+/// Runs `commands` as one script on the host; the first failing line ends the stage.
+pub fn run(commands: &[String], root: &Path, env: &[(String, String)], log: &mut File, deadline: Instant) -> Ran {
+    let script = Script::new(commands);
+    let ran = match run_script(&script, root, env, log, deadline) {
+        Ok((steps, code)) if crate::process::interrupted() && code != Some(0) => {
+            let mut r = Ran::new(Outcome::Error, "the stage's script was interrupted");
+            r.steps = steps.iter().map(Step::result).collect();
+            r
+        }
+        Ok((steps, code)) => Ran::of_script(&steps, commands.len(), code),
+        Err(e) => {
+            let what = match exit_of(&e) {
+                Exit::Timeout => "passed the stage's deadline".to_string(),
+                Exit::Interrupted => "was interrupted".to_string(),
+                _ => format!("could not run: {e:#}"),
+            };
+            Ran::new(Outcome::Error, format!("the stage's script {what}"))
+        }
+    };
+    if let Some(m) = &ran.message {
+        let _ = writeln!(log, "orca: {m}");
+    }
+    ran
+}
+
+/// Runs the script, its output (markers taken out) into `log`; its steps and exit code.
+fn run_script(
+    script: &Script,
     root: &Path,
     env: &[(String, String)],
-    log: &File,
+    log: &mut File,
     deadline: Instant,
-) -> anyhow::Result<Option<i32>> {
+) -> anyhow::Result<(Vec<Step>, Option<i32>)> {
+    for (i, l) in script.lines.iter().enumerate() {
+        let _ = writeln!(log, "$ [{}] {l}", i + 1);
+    }
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(command).current_dir(root).stdin(Stdio::null());
-    cmd.stdout(log.try_clone()?).stderr(log.try_clone()?);
+    cmd.arg("-c").arg(script.text()).current_dir(root).stdin(Stdio::null());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    let mut child = crate::process::spawn(&mut cmd, &format!("`{command}`"))?;
-    let left = deadline.saturating_duration_since(Instant::now());
-    Ok(child.wait_deadline(left)?.code())
+    let mut child = crate::process::spawn(&mut cmd, "the stage's script")?;
+    let stdout = child.inner().stdout.take();
+    let stderr = child.inner().stderr.take();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<u8>, Instant)>();
+    let mut splitter = script.splitter();
+    let status = std::thread::scope(|scope| {
+        for (n, pipe) in [
+            (script::STDOUT, stdout.map(|p| Box::new(p) as Box<dyn Read + Send>)),
+            (script::STDERR, stderr.map(|p| Box::new(p) as Box<dyn Read + Send>)),
+        ] {
+            let Some(mut pipe) = pipe else { continue };
+            let tx = tx.clone();
+            scope.spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(k) = pipe.read(&mut buf) {
+                    if k == 0 || tx.send((n, buf[..k].to_vec(), Instant::now())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let splitter = &mut splitter;
+        let log = &mut *log;
+        let pump = scope.spawn(move || {
+            for (n, bytes, at) in rx {
+                let _ = log.write_all(&splitter.feed(n, &bytes, at));
+            }
+            for n in [script::STDOUT, script::STDERR] {
+                let _ = log.write_all(&splitter.flush(n));
+            }
+        });
+        let left = deadline.saturating_duration_since(Instant::now());
+        let status = child.wait_deadline(left);
+        // The group is gone; the pipes close and the pump drains what is left.
+        let _ = pump.join();
+        status
+    })?;
+    Ok((splitter.finish(status.code(), Instant::now()), status.code()))
 }
 
 #[cfg(test)]
@@ -115,15 +172,26 @@ mod tests {
     fn commands_run_in_order_and_the_first_failure_stops_the_stage() {
         let (ran, log) = go(&["echo one $ORCA_STAGE", "echo two >&2; exit 4", "echo three"], 30);
         assert_eq!(ran.outcome, Outcome::Fail);
+        let msg = ran.message.unwrap();
         assert!(
-            ran.message
-                .unwrap()
-                .contains("command 2 `echo two >&2; exit 4` exited with status 4")
+            msg.starts_with("line 2 of 3 `echo two >&2; exit 4` exited with status 4"),
+            "{msg}"
         );
+        assert_eq!(ran.steps.len(), 2);
         assert!(
             log.contains("one s\n") && log.contains("two\n") && !log.contains("three\n"),
             "{log}"
         );
+    }
+
+    #[test]
+    fn the_commands_are_one_script_whose_state_carries_over() {
+        let (ran, log) = go(&["cd /tmp", "export X=1", "echo in $(pwd) X=$X"], 30);
+        assert_eq!(ran.outcome, Outcome::Pass, "{ran:?}");
+        assert!(log.contains("in /tmp X=1\n"), "{log}");
+        assert!(!log.contains('\x1e'), "markers stay out of the log: {log:?}");
+        assert_eq!(ran.steps.len(), 3);
+        assert_eq!(ran.steps[2].output.as_deref(), Some("in /tmp X=1\n"));
     }
 
     #[test]

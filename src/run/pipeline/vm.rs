@@ -15,6 +15,7 @@ use super::host::Ran;
 use crate::error::{Exit, exit_of};
 use crate::plan::{Plan, Stage};
 use crate::report::Outcome;
+use crate::run::script::{STDERR, STDOUT, Script, Step};
 use crate::vm::{ExecRequest, Machine, Stream, setup};
 
 /// Everything a VM stage needs besides the stage itself.
@@ -80,37 +81,53 @@ fn run_in_guest(
     let deadline = start + Duration::from_secs_f64(s.timeout_secs as f64 * machine.scale());
     let mut env = setup::command_env(&[])?;
     env.extend(g.env.iter().filter(|(k, _)| k != "PATH").cloned());
-    let cwd = g.root.display().to_string();
-    for (i, command) in s.commands.iter().enumerate() {
-        let _ = writeln!(log, "$ {command}");
-        let req = ExecRequest {
-            shell: Some(command.clone()),
-            env: env.clone(),
-            cwd: Some(cwd.clone()),
-            ..Default::default()
-        };
-        let mut sink = |_: Stream, bytes: &[u8]| {
-            let _ = log.write_all(bytes);
-        };
-        let res = match machine.exec_until(&req, &mut sink, Some(deadline)) {
-            Ok(r) => r,
-            Err(e) if exit_of(&e) == Exit::Timeout => {
-                return Ok(Ran::new(
-                    Outcome::Error,
-                    format!("command {} `{command}` passed the stage's deadline", i + 1),
-                ));
-            }
-            Err(e) => return Err(e),
-        };
-        if !res.success() {
-            let why = format!("command {} `{command}` failed in the guest ({res})", i + 1);
-            let _ = writeln!(log, "orca: {why}");
-            return Ok(Ran::new(Outcome::Fail, why));
+    // Where the VM mounts the project root, if it does; else the project root as the host sees it.
+    let cwd = spec
+        .and_then(|v| v.workdir())
+        .map(str::to_string)
+        .unwrap_or_else(|| g.root.display().to_string());
+    // The commands are one script: one shell, line after line, the first failing line ends it.
+    let script = Script::new(&s.commands);
+    for (i, l) in s.commands.iter().enumerate() {
+        let _ = writeln!(log, "$ [{}] {l}", i + 1);
+    }
+    let req = ExecRequest {
+        shell: Some(script.text()),
+        env,
+        cwd: Some(cwd),
+        ..Default::default()
+    };
+    let mut splitter = script.splitter();
+    let mut sink = |stream: Stream, bytes: &[u8]| {
+        let n = if stream == Stream::Stdout { STDOUT } else { STDERR };
+        let _ = log.write_all(&splitter.feed(n, bytes, Instant::now()));
+    };
+    let res = match machine.exec_until(&req, &mut sink, Some(deadline)) {
+        Ok(r) => r,
+        Err(e) if exit_of(&e) == Exit::Timeout => {
+            let steps = splitter.finish(None, Instant::now());
+            let at = steps
+                .last()
+                .map(|st| format!(" in line {} `{}`", st.index + 1, st.command))
+                .unwrap_or_default();
+            let mut ran = Ran::new(Outcome::Error, format!("the stage's script passed its deadline{at}"));
+            ran.steps = steps.iter().map(Step::result).collect();
+            return Ok(ran);
         }
+        Err(e) => return Err(e),
+    };
+    for n in [STDOUT, STDERR] {
+        let _ = log.write_all(&splitter.flush(n));
+    }
+    let steps = splitter.finish(res.code, Instant::now());
+    let ran = Ran::of_script(&steps, s.commands.len(), res.code);
+    if ran.outcome != Outcome::Pass {
+        let _ = writeln!(log, "orca: {}", ran.message.as_deref().unwrap_or_default());
+        return Ok(ran);
     }
     copy_artifacts(&mut machine, g.root, &s.artifacts, deadline, log)?;
     let _ = machine.shutdown();
-    Ok(Ran::pass())
+    Ok(ran)
 }
 
 /// Copies the files the artifact globs match in the guest to the same paths on the host. The

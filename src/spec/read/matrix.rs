@@ -81,7 +81,7 @@ fn read_entry(cx: &mut Cx, f: &Fields) -> Option<EntrySpec> {
         cx.error(
             name.loc.span.clone(),
             format!("entry name \"{}\" contains `/`", name.value),
-            "cell ids are `<name>/<command index>`; choose a name without `/`",
+            "entry names are cell ids and file names in reports; choose a name without `/`",
         );
         return None;
     }
@@ -116,6 +116,22 @@ fn read_test(cx: &mut Cx, b: &Block) -> Option<TestBlockSpec> {
         Some(c)
     });
     let vm = f.get("vm").and_then(|e| cx.name(e, "vm"));
+    let mut results = Vec::new();
+    if let Some(e) = f.get("results")
+        && let Some(globs) = cx.strings(e, "results")
+    {
+        for g in globs {
+            if let Err(err) = glob::Pattern::new(&g) {
+                cx.error(
+                    e.span.clone(),
+                    format!("\"{g}\" is not a valid glob: {}", err.msg),
+                    "a JUnit file's path or a glob such as \"build/test-results/*.xml\"",
+                );
+                continue;
+            }
+            results.push(g);
+        }
+    }
     let mut expectations: Vec<ExpectSpec> = Vec::new();
     for x in f.blocks("expect") {
         let Some(labels) = cx.labels(x, 1, "expect \"GLOB\" { min_kernel = \"5.17\" }") else {
@@ -166,5 +182,6 @@ fn read_test(cx: &mut Cx, b: &Block) -> Option<TestBlockSpec> {
         commands: commands?,
         vm,
         expectations,
+        results,
     })
 }

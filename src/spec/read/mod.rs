@@ -37,11 +37,11 @@ pub fn read_file(file: usize, src: &SourceFile, body: &Body, out: &mut Specs, di
         &["variable", "vm", "pipeline", "program", "kernel", "image"],
     );
     match top.get("schema_version") {
-        None => cx.error(
-            first_item(body),
-            "this file has no `schema_version`",
-            format!("add `schema_version = \"{SCHEMA_VERSION}\"` at the top"),
-        ),
+        // Users leave it out (a tuned copy of a spec, say): read as the current version, said once.
+        None => out.warnings.push(format!(
+            "{}: no `schema_version`; read as version {SCHEMA_VERSION} (add `schema_version = \"{SCHEMA_VERSION}\"` at the top to say so)",
+            src.display
+        )),
         Some(e) => {
             if let Some(v) = cx.version(e, "schema_version")
                 && v != SCHEMA_VERSION
@@ -110,9 +110,4 @@ fn read_variables(cx: &mut Cx, top: &Fields) {
         }
         cx.vars.insert(name.text, Var { default });
     }
-}
-
-/// Where a missing top-level key is reported: the file's first item, else its start.
-fn first_item(body: &Body) -> std::ops::Range<usize> {
-    body.items.first().map(|i| i.key().span.clone()).unwrap_or(0..0)
 }

@@ -1,0 +1,78 @@
+schema_version = "1.0"
+
+# orca's built-in kernel catalog: the four pinned kernels every project can name without a
+# catalog of its own (embedded in the orca binary). A project's own `kernel "VERSION" { }` blocks
+# add kernels, or replace the built-in entry of the same version. `orca kernel list` says where
+# each entry comes from. Kept in step with configs/kernels.hcl by a unit test.
+
+# Each kernel is pinned to the exact bytes it boots: every part has a sha256, and orca refuses a
+# part whose bytes differ (exit 4). All four are Debian's generic `-amd64` flavour: it builds
+# virtio, 9p and overlayfs as modules, which orca loads from its own initramfs.
+#
+# Debian parts are fetched with `apt-get download` through the host's own mirror, with the suite
+# added in a private apt state (see src/kernel/apt.rs). To move a kernel to a newer package:
+#   orca kernel pin 6.1 --debian linux-image-6.1.0-NN-amd64-unsigned --suite bookworm
+
+# Debian 11 (bullseye). Modules under lib/modules, uncompressed.
+kernel "5.10" {
+  release = "5.10.0-32-amd64"
+  nixpkgs = "linuxPackages_5_10"
+  debian {
+    package = "linux-image-5.10.0-32-amd64-unsigned"
+    version = "5.10.223-1"
+    suite   = "bullseye"
+    sha256  = "53a0ada535b8b35b3ee80ead5ab88036591963941c42dff6881bdb741deebead"
+  }
+}
+
+# Debian 12 (bookworm). Modules under lib/modules, uncompressed.
+kernel "6.1" {
+  release = "6.1.0-50-amd64"
+  nixpkgs = "linuxPackages_6_1"
+  debian {
+    package = "linux-image-6.1.0-50-amd64-unsigned"
+    version = "6.1.176-1"
+    suite   = "bookworm"
+    sha256  = "439422e41d2dbb840b60b81e3bf5e5955bfa56b7a8c268aec83c9ff882d421e6"
+  }
+}
+
+# Debian 13 (trixie), where 6.12 is the release kernel (bookworm-backports has it too).
+# Modules under usr/lib/modules, compressed as .ko.xz.
+kernel "6.12" {
+  release = "6.12.117+deb13-amd64"
+  nixpkgs = "linuxPackages_6_12"
+  debian {
+    package = "linux-image-6.12.117+deb13-amd64-unsigned"
+    version = "6.12.117-1"
+    suite   = "trixie"
+    sha256  = "3b80d047f4d70d5f85d834f370b0e4b1bf689ee958c69018a570319b77f49301"
+  }
+}
+
+# Debian sid. One kernel is split over three packages, all needed: linux-binary-unsigned holds
+# the image (usr/lib/modules/<release>/vmlinuz.unsigned), linux-modules the .ko.xz files, and
+# linux-base the config, modules.builtin and modules.order.
+# No nixpkgs attribute: the pinned nixpkgs (nixos-25.11) has no 7.2 kernel, so the nix backend
+# reports this kernel as unavailable rather than boot a different one.
+kernel "7.2" {
+  release = "7.2.13+deb14-amd64"
+  debian {
+    package = "linux-binary-unsigned-7.2.13+deb14-amd64"
+    version = "7.2.13-1"
+    suite   = "sid"
+    sha256  = "9990f14b7bea8932d3377894b4c81811d1414eea792720881a067578f913f2b4"
+  }
+  debian {
+    package = "linux-modules-7.2.13+deb14-amd64"
+    version = "7.2.13-1"
+    suite   = "sid"
+    sha256  = "a37a3d200915c4cf524e90c81bbb2a8b683d292cd00873e89c23b2ef32b1bf11"
+  }
+  debian {
+    package = "linux-base-7.2.13+deb14-amd64"
+    version = "7.2.13-1"
+    suite   = "sid"
+    sha256  = "2b2d3c6e224358c60974d0bc87461da99a85733eb1fec035b5167582c3bede2b"
+  }
+}

@@ -1,0 +1,220 @@
+//! Results from the user's own tests: a matrix `test` block's `results = ["build/*.xml"]` names
+//! JUnit files the script writes (relative to where it runs). After the script, orca lists what
+//! the globs match in the guest, reads each file, and merges its test cases into the cell's
+//! results, with the kernel expectations applied, for any runner that writes JUnit (`go test` via
+//! go-junit-report, `cargo nextest`, pytest, a shell script).
+//!
+//! A glob that matches nothing, or a file that is not JUnit, is an error of the cell, never a
+//! silent pass.
+
+use super::expect::{self, Expectations, Verdict};
+use crate::plan::KernelVersion;
+use crate::report::TestResult;
+
+/// What the guest held for the result globs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Collected {
+    /// Each file found: its guest path and text.
+    pub files: Vec<(String, String)>,
+    /// The globs that matched no file.
+    pub unmatched: Vec<String>,
+}
+
+/// The shell program that prints, for each glob, `F <path>` per file it matches, else `N <glob>`.
+/// Globs are expanded by the guest's shell, where the script ran.
+pub fn list_program(globs: &[String]) -> String {
+    let mut s = String::new();
+    for g in globs {
+        // The glob is left unquoted so the shell expands it; anything else in it is quoted away.
+        let pattern = shell_glob(g);
+        s.push_str(&format!(
+            "n=0; for f in {pattern}; do if [ -f \"$f\" ]; then printf 'F %s\\n' \"$f\"; n=1; fi; done; [ $n = 1 ] || printf 'N %s\\n' {q}\n",
+            q = super::script::quote(g)
+        ));
+    }
+    s
+}
+
+/// A glob with every character but `*`, `?`, `[`, `]` and `/` escaped for the shell.
+fn shell_glob(g: &str) -> String {
+    let mut out = String::new();
+    for c in g.chars() {
+        if c.is_ascii_alphanumeric() || "*?[]/._-".contains(c) {
+            out.push(c);
+        } else {
+            out.push('\\');
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses what [`list_program`] printed: the files to read, and the globs without a match.
+pub fn parse_listing(text: &str) -> (Vec<String>, Vec<String>) {
+    let (mut files, mut unmatched) = (Vec::new(), Vec::new());
+    for l in text.lines() {
+        if let Some(f) = l.strip_prefix("F ") {
+            if !files.iter().any(|x| x == f) {
+                files.push(f.to_string());
+            }
+        } else if let Some(g) = l.strip_prefix("N ") {
+            unmatched.push(g.to_string());
+        }
+    }
+    (files, unmatched)
+}
+
+/// The test cases of the collected JUnit files, as the cell's tests on `kernel` with the
+/// expectations applied; `Err` names the file that is not JUnit, or the glob without a match.
+pub fn tests(
+    c: &Collected,
+    kernel: Option<KernelVersion>,
+    expectations: &Expectations,
+) -> Result<Vec<TestResult>, String> {
+    if let Some(g) = c.unmatched.first() {
+        return Err(format!(
+            "the result file glob \"{g}\" matched no file in the guest (did the script write its JUnit there?)"
+        ));
+    }
+    let mut out = Vec::new();
+    for (path, text) in &c.files {
+        let report = parse(text).map_err(|e| format!("the result file {path} is not JUnit XML: {e}"))?;
+        for suite in &report.test_suites {
+            for case in &suite.test_cases {
+                let (verdict, message, log) = match &case.status {
+                    quick_junit::TestCaseStatus::Success { .. } => (Verdict::Pass, None, None),
+                    quick_junit::TestCaseStatus::NonSuccess {
+                        message, description, ..
+                    } => (
+                        Verdict::Fail,
+                        message.as_ref().map(|m| m.to_string()),
+                        description.as_ref().map(|d| d.to_string()),
+                    ),
+                    quick_junit::TestCaseStatus::Skipped { message, .. } => {
+                        (Verdict::Skip, message.as_ref().map(|m| m.to_string()), None)
+                    }
+                };
+                let name = case.name.to_string();
+                let expected = kernel.and_then(|v| expectations.failing_on(&name, v));
+                let outcome = expect::outcome(verdict, expected.is_some());
+                let message = match outcome {
+                    crate::report::Outcome::UnexpectedPass => {
+                        Some("passed although expected to fail: the expectation is out of date".to_string())
+                    }
+                    crate::report::Outcome::Pass => None,
+                    _ => message.filter(|m| !m.is_empty()),
+                };
+                out.push(TestResult {
+                    name,
+                    outcome,
+                    duration_ms: case.time.map(|t| t.as_millis() as u64).unwrap_or(0),
+                    message,
+                    log: log.filter(|l| !l.is_empty()),
+                    expectation: expected.map(expect::describe),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A JUnit document: `<testsuites>` at the root, or a lone `<testsuite>` (as many runners write).
+fn parse(text: &str) -> Result<quick_junit::Report, quick_junit::DeserializeError> {
+    let whole = quick_junit::Report::deserialize_from_str(text);
+    if whole.is_ok() || text.contains("<testsuites") || !text.contains("<testsuite") {
+        return whole;
+    }
+    let body = match (text.find("<?xml"), text.find("?>")) {
+        (Some(a), Some(b)) if a < b => &text[b + 2..],
+        _ => text,
+    };
+    quick_junit::Report::deserialize_from_str(&format!("<testsuites>{body}</testsuites>")).or(whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Expectation;
+    use crate::report::Outcome;
+
+    const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="integration" tests="3" failures="1">
+    <testcase name="attach_xdp" time="0.5"/>
+    <testcase name="ringbuf_events"><failure message="no ring buffer">map create: EINVAL</failure></testcase>
+    <testcase name="ipv6"><skipped message="no ipv6"/></testcase>
+  </testsuite>
+</testsuites>"#;
+
+    fn collected(text: &str) -> Collected {
+        Collected {
+            files: vec![("build/test-results/a.xml".into(), text.into())],
+            unmatched: vec![],
+        }
+    }
+
+    #[test]
+    fn cases_become_tests_with_expectations_applied() {
+        let list = vec![Expectation {
+            test: "ringbuf_*".into(),
+            min_kernel: "5.8".into(),
+            reason: Some("ring buffers came in 5.8".into()),
+        }];
+        let e = Expectations::new(&list).unwrap();
+        let t = tests(&collected(XML), KernelVersion::parse("6.1"), &e).unwrap();
+        let got: Vec<(&str, Outcome)> = t.iter().map(|t| (t.name.as_str(), t.outcome)).collect();
+        assert_eq!(
+            got,
+            [
+                ("attach_xdp", Outcome::Pass),
+                ("ringbuf_events", Outcome::Fail),
+                ("ipv6", Outcome::Skip)
+            ]
+        );
+        assert_eq!(t[0].duration_ms, 500);
+        assert_eq!(t[1].message.as_deref(), Some("no ring buffer"));
+        assert_eq!(t[1].log.as_deref(), Some("map create: EINVAL"));
+        let old = tests(&collected(XML), KernelVersion::parse("5.4"), &e).unwrap();
+        assert_eq!(old[1].outcome, Outcome::ExpectedFail);
+    }
+
+    #[test]
+    fn a_lone_testsuite_root_is_read_too() {
+        let e = Expectations::new(&[]).unwrap();
+        let lone = "<?xml version=\"1.0\"?>\n<testsuite name=\"s\"><testcase name=\"a\"/></testsuite>\n";
+        let t = tests(&collected(lone), None, &e).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn missing_or_malformed_results_are_errors_not_passes() {
+        let e = Expectations::new(&[]).unwrap();
+        let err = tests(&collected("<testsuites><oops"), None, &e).unwrap_err();
+        assert!(err.contains("build/test-results/a.xml is not JUnit XML"), "{err}");
+        let none = Collected {
+            files: vec![],
+            unmatched: vec!["out/*.xml".into()],
+        };
+        let err = tests(&none, None, &e).unwrap_err();
+        assert!(err.contains("\"out/*.xml\" matched no file"), "{err}");
+    }
+
+    #[test]
+    fn the_listing_program_expands_globs_in_the_shell() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("r")).unwrap();
+        std::fs::write(d.path().join("r/a.xml"), "x").unwrap();
+        std::fs::write(d.path().join("r/b.xml"), "x").unwrap();
+        let prog = list_program(&["r/*.xml".into(), "none/*.xml".into(), "r/a.xml".into()]);
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(prog)
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        let (files, unmatched) = parse_listing(&String::from_utf8_lossy(&out.stdout));
+        assert_eq!(files, ["r/a.xml", "r/b.xml"]);
+        assert_eq!(unmatched, ["none/*.xml"]);
+    }
+}
