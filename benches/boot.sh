@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # VM boot to a command's result: `orca run --kernel K -- uname -r` against
-#   floor   ../shared/bench/boot-floor.sh on the same Debian package(s): the least one can do
+#   floor   benches/boot-floor.sh on the same Debian package(s): the least one can do
 #           (busybox initramfs, 9p root, run the command, power off); target orca ≤ 1.10× floor
 #   vng     virtme-ng (`vng -r <vmlinuz>`) on the same unpacked kernel and its modules;
 #           target orca ≤ 0.75× vng
@@ -15,8 +15,7 @@
 #        `pip install virtme-ng`). Needs hyperfine, jq, python3, qemu-system-x86_64.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-floor=$here/../shared/bench/boot-floor.sh
-[ -x "$floor" ] || { echo "boot.sh: $floor not found (it lives in shared/bench beside the repository)" >&2; exit 2; }
+floor=$here/benches/boot-floor.sh
 kernels=("$@")
 [ ${#kernels[@]} -gt 0 ] || kernels=(6.1)
 rounds=${ROUNDS:-3}

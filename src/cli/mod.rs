@@ -97,8 +97,13 @@ Examples:
     #[command(after_help = "\
 Examples:
   orca run --kernel 6.1 -- uname -r
-  orca run configs/ebpf-builder.hcl --command 'orca build'
+  orca run configs/ebpf-builder.hcl --command 'cd /flywall && make'
   orca run configs/ebpf-test.hcl --kernel 5.10 -- orca suite
+  orca run configs/ebpf-builder.hcl --interactive
+
+The command is a shell line (--command, or one argument after --) run by /bin/sh -c, or several
+arguments after -- run as they are. --interactive opens a shell on a terminal instead, once
+provision is done, and stops the VM when the shell exits.
 
 The spec's `provision` runs first as ONE script (one shell, line after line, stopping at the
 first failing line, which is named; state carries over from line to line).
@@ -118,14 +123,20 @@ Examples:
     Stop(StopArgs),
 
     /// Run a command in a running VM.
-    #[command(
-        after_help = "Examples:\n  orca exec ebpf-test -- uname -r\n  orca exec ebpf-test --cwd /flywall -- make"
-    )]
+    #[command(after_help = "\
+Examples:
+  orca exec ebpf-test -- uname -r
+  orca exec ebpf-builder -- \"cd /flywall && make\"
+  orca exec ebpf-test --cwd /flywall -- make
+  orca exec ebpf-builder --interactive
+
+One argument after -- is a shell line, run by /bin/sh -c; several are run as they are.
+Exit code: the command's own; orca's own codes (2-6, 124, 130) on failures of its own.")]
     Exec(ExecArgs),
 
     /// Copy files between the host and a running VM (`NAME:PATH` names the guest side).
     #[command(
-        after_help = "Examples:\n  orca cp ebpf-test:/tmp/log.txt ./log.txt\n  orca cp build/ebpf/xdp_blocklist.o ebpf-test:/tmp/"
+        after_help = "Examples:\n  orca cp ebpf-test:/tmp/log.txt ./log.txt\n  orca cp build/ebpf/xdp_blocklist.o ebpf-test:/tmp/\n  orca cp 'ebpf-builder:/flywall/build/ebpf/*.o' build/ebpf/"
     )]
     Cp(CpArgs),
 
@@ -307,7 +318,10 @@ pub struct RunArgs {
     /// Feed this process's stdin to the command (default: the command's stdin is empty).
     #[arg(short = 'i', long)]
     pub stdin: bool,
-    /// The command, as arguments after `--`.
+    /// Open a shell on this terminal once provision is done; the VM stops when it exits.
+    #[arg(long, conflicts_with_all = ["command", "argv", "stdin"])]
+    pub interactive: bool,
+    /// The command, as arguments after `--` (one argument is a shell line).
     #[arg(last = true)]
     pub argv: Vec<String>,
 }
@@ -350,13 +364,19 @@ pub struct ExecArgs {
     /// Feed this process's stdin to the command (default: the command's stdin is empty).
     #[arg(short = 'i', long)]
     pub stdin: bool,
-    #[arg(last = true, required = true)]
+    /// Open a shell in the VM on this terminal instead of running a command.
+    #[arg(long, conflicts_with_all = ["argv", "stdin"])]
+    pub interactive: bool,
+    /// The command, as arguments after `--` (one argument is a shell line).
+    #[arg(last = true, required_unless_present = "interactive")]
     pub argv: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
-    /// Source: a host path or NAME:PATH. Guest paths are absolute, without `.` or `..`. A
+    /// Source: a host path or NAME:PATH. Guest paths are absolute, without `.` or `..`, and may
+    /// hold `*`, `?` and `[...]`, expanded in the guest (no match is an error; several matches
+    /// need a destination folder, created when it ends with `/`). A
     /// relative host path must stay inside the current directory (no `..` out of it, no symlink
     /// out of it); an absolute host path may not contain `..`.
     pub src: String,

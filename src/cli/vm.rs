@@ -69,6 +69,39 @@ fn to_host(stream: Stream, bytes: &[u8]) {
     }
 }
 
+/// The command after `--`: one argument is a shell line (`orca exec vm -- "cd /x && make"`),
+/// several are a program and its arguments, run as they are.
+pub fn request_of(argv: &[String]) -> ExecRequest {
+    match argv {
+        [line] => ExecRequest::shell(line.clone()),
+        _ => ExecRequest::argv(argv.iter().cloned()),
+    }
+}
+
+/// Refuses `--interactive` when stdin is not a terminal, before anything boots.
+fn need_terminal(command: &str) -> Result<()> {
+    // SAFETY: isatty on fd 0 reads nothing but the descriptor's kind.
+    if unsafe { libc::isatty(0) } == 1 {
+        return Ok(());
+    }
+    Err(crate::error::usage(
+        format!("`{command} --interactive` needs a terminal on stdin, and stdin is not one"),
+        "run it from a terminal, or give the command instead: -- CMD",
+    ))
+}
+
+/// What an interactive shell asks of the guest: this terminal's type and size.
+fn shell_request(env: Vec<(String, String)>, cwd: Option<String>) -> vm::ShellRequest {
+    let (rows, cols) = vm::term::size().unwrap_or((24, 80));
+    vm::ShellRequest {
+        term: std::env::var("TERM").ok(),
+        rows,
+        cols,
+        env,
+        cwd,
+    }
+}
+
 fn cwd_string() -> Option<String> {
     std::env::current_dir().ok().map(|d| d.to_string_lossy().into_owned())
 }
@@ -89,6 +122,9 @@ fn root_for(spec: Option<&Path>) -> PathBuf {
 }
 
 pub fn run(a: RunArgs) -> Result<u8> {
+    if a.interactive {
+        need_terminal("orca run")?;
+    }
     let root = root_for(a.spec.as_deref());
     let (plan, spec) = load(a.spec.as_deref(), &root)?;
     let timeout = a
@@ -100,13 +136,13 @@ pub fn run(a: RunArgs) -> Result<u8> {
     let env = setup::command_env(&a.env)?;
     let cmd = match (&a.command, a.argv.is_empty()) {
         (Some(c), _) => Some(ExecRequest::shell(c.clone())),
-        (None, false) => Some(ExecRequest::argv(a.argv.clone())),
+        (None, false) => Some(request_of(&a.argv)),
         (None, true) => None,
     };
-    if cmd.is_none() && spec.is_none() {
+    if cmd.is_none() && spec.is_none() && !a.interactive {
         return Err(crate::error::usage(
             "nothing to run",
-            "give a command: orca run -- uname -r, or orca run SPEC --command 'make'",
+            "give a command: orca run -- uname -r, or orca run SPEC --command 'make', or --interactive for a shell",
         ));
     }
     let cfg = setup::config(&plan, spec.as_ref(), &overrides(&a.vm)?, &root)?;
@@ -121,6 +157,7 @@ pub fn run(a: RunArgs) -> Result<u8> {
         provision(&mut m, v, &env, cwd.clone())?;
     }
     let code = match &cmd {
+        None if a.interactive => m.shell(shell_request(env.clone(), cwd.clone()))?.exit_code(),
         Some(c) => {
             let req = ExecRequest { env, cwd, ..c.clone() };
             let deadline = Instant::now() + timeout.mul_f64(m.scale());
@@ -339,6 +376,13 @@ fn remote_err(name: &str, e: anyhow::Error) -> anyhow::Error {
 }
 
 pub fn exec(a: ExecArgs) -> Result<u8> {
+    if a.interactive {
+        need_terminal("orca exec")?;
+        let (_, c) = remote(&a.name)?;
+        let req = shell_request(setup::command_env(&a.env)?, a.cwd.clone().or_else(cwd_string));
+        let res = vm::ops::shell(&c, req).map_err(|err| remote_err(&a.name, err))?;
+        return Ok(res.exit_code().clamp(0, 255) as u8);
+    }
     let (e, c) = remote(&a.name)?;
     let timeout = a
         .timeout
@@ -349,7 +393,7 @@ pub fn exec(a: ExecArgs) -> Result<u8> {
     let req = ExecRequest {
         env: setup::command_env(&a.env)?,
         cwd: a.cwd.clone().or_else(cwd_string),
-        ..ExecRequest::argv(a.argv)
+        ..request_of(&a.argv)
     };
     let deadline = Instant::now() + timeout.mul_f64(e.scale());
     let res = if a.stdin {
@@ -391,14 +435,33 @@ pub fn cp(a: CpArgs) -> Result<u8> {
     let cwd = std::env::current_dir()?;
     match (side(&a.src), side(&a.dest)) {
         (Side::Guest(name, src), Side::Host(dest)) => {
-            let src = vm::transfer::guest_path(&src)?;
-            let mut dest = vm::transfer::host_path(&dest, &cwd)?;
-            if dest.is_dir() {
-                dest = dest.join(base_name(&src));
-            }
+            let pattern = vm::transfer::guest_path(&src)?;
+            let dest = vm::transfer::host_path(&dest, &cwd)?;
             let (e, c) = remote(&name)?;
             let deadline = Instant::now() + Duration::from_secs(300).mul_f64(e.scale());
-            vm::ops::copy_out(&c, &src, &dest, Some(deadline)).map_err(|err| remote_err(&name, err))?;
+            let sources = if is_glob(&pattern) {
+                if a.dest.ends_with('/') {
+                    std::fs::create_dir_all(&dest)
+                        .map_err(|err| fail!(Exit::Infra, "cannot create {}: {err}", dest.display()))?;
+                }
+                expand_in_guest(&c, &name, &pattern, deadline)?
+            } else {
+                vec![pattern.clone()]
+            };
+            if sources.len() > 1 && !dest.is_dir() {
+                return Err(crate::error::usage(
+                    format!(
+                        "{pattern} matches {} files in VM {name}, and {} is not a folder",
+                        sources.len(),
+                        dest.display()
+                    ),
+                    "copy them into a folder: end the destination with / (it is created), e.g. build/ebpf/",
+                ));
+            }
+            for src in &sources {
+                let to = if dest.is_dir() { dest.join(base_name(src)) } else { dest.clone() };
+                vm::ops::copy_out(&c, src, &to, Some(deadline)).map_err(|err| remote_err(&name, err))?;
+            }
         }
         (Side::Host(src), Side::Guest(name, dest)) => {
             let src = vm::transfer::host_path(&src, &cwd)?;
@@ -441,17 +504,51 @@ pub fn cp(a: CpArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// Whether a guest path holds a shell pattern (`*`, `?`, `[...]`).
+fn is_glob(p: &str) -> bool {
+    p.contains(['*', '?', '['])
+}
+
+/// The guest paths a pattern matches, expanded by the guest's own shell, sorted as it sorts
+/// them. No match is an error; every match is checked like a path given by hand.
+fn expand_in_guest(c: &vm::conn::Conn, name: &str, pattern: &str, deadline: Instant) -> Result<Vec<String>> {
+    // IFS= keeps a pattern with spaces one word while pathname expansion still applies; an
+    // unmatched pattern stays as it is, which then does not exist.
+    const SCRIPT: &str = r#"IFS=; for f in $1; do { [ -e "$f" ] || [ -L "$f" ]; } || exit 3; printf '%s\0' "$f"; done"#;
+    let req = ExecRequest::argv(["/bin/sh", "-c", SCRIPT, "sh", pattern]);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let res = vm::ops::exec(
+        c,
+        &req,
+        &mut |s, b| match s {
+            Stream::Stdout => out.extend_from_slice(b),
+            Stream::Stderr => err.extend_from_slice(b),
+        },
+        Some(deadline),
+    )
+    .map_err(|e| remote_err(name, e))?;
+    if res.exit_code() == 3 {
+        let dir = pattern.rsplit_once('/').map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+        return Err(crate::error::usage(
+            format!("nothing in VM {name} matches {pattern}"),
+            format!("see what is there with: orca exec {name} -- ls -la {dir}"),
+        ));
+    }
+    if !res.success() {
+        return Err(fail!(
+            Exit::Infra,
+            "expanding {pattern} in VM {name} failed ({res}): {}",
+            String::from_utf8_lossy(&err).trim()
+        ));
+    }
+    out.split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| vm::transfer::guest_path(&String::from_utf8_lossy(p)))
+        .collect()
+}
+
 pub fn shell(a: ShellArgs) -> Result<u8> {
-    let req = |cwd: Option<String>| -> Result<vm::ShellRequest> {
-        let (rows, cols) = vm::term::size().unwrap_or((24, 80));
-        Ok(vm::ShellRequest {
-            term: std::env::var("TERM").ok(),
-            rows,
-            cols,
-            env: setup::command_env(&[])?,
-            cwd,
-        })
-    };
+    let req = |cwd: Option<String>| -> Result<vm::ShellRequest> { Ok(shell_request(setup::command_env(&[])?, cwd)) };
     if let Some(t) = &a.target
         && !Path::new(t).is_file()
     {

@@ -199,7 +199,10 @@ pub fn vms(name: Option<&str>) -> Vms {
                 .filter(|v| name.is_none_or(|n| v.name == n))
                 .collect();
             let note = match name {
-                Some(n) if running.is_empty() => Some(format!("no VM named {n} is running (orca start)")),
+                Some(n) if running.is_empty() => Some(format!(
+                    "no VM named {n} is running; {}",
+                    crate::vm::state::start_hint(n)
+                )),
                 _ => None,
             };
             Vms { running, note }

@@ -182,12 +182,31 @@ pub fn find(name: &str) -> Result<Entry> {
         let running: Vec<String> = list().unwrap_or_default().into_iter().map(|e| e.state.name).collect();
         anyhow::Error::new(Fail::new(Exit::Usage, format!("no VM named {name} is running")).hint(
             if running.is_empty() {
-                "start one with: orca start configs/ebpf-test.hcl".to_string()
+                start_hint(name)
             } else {
-                format!("running: {}", running.join(", "))
+                format!("running: {}; {}", running.join(", "), start_hint(name))
             },
         ))
     })
+}
+
+/// How to start the VM `name`: the project's spec that declares it, if one does.
+pub fn start_hint(name: &str) -> String {
+    let root = crate::paths::project_root();
+    let declared = crate::plan::load_project(&root)
+        .ok()
+        .and_then(|p| p.vms.into_iter().find(|v| v.name == name))
+        .map(|v| v.file);
+    match declared {
+        Some(f) => format!(
+            "start it with: orca start {}",
+            f.strip_prefix(&root).unwrap_or(&f).display()
+        ),
+        None => format!(
+            "no spec in {} declares a VM named {name}; start one with: orca start SPEC",
+            root.join("configs").display()
+        ),
+    }
 }
 
 /// Connects to a running VM's daemon; requests then go to its agent.
