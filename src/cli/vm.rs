@@ -43,13 +43,16 @@ fn load(spec: Option<&Path>, root: &Path) -> Result<(Plan, Option<plan::Vm>)> {
     }
 }
 
-/// Boots with a progress line.
-fn boot(cfg: vm::VmConfig) -> Result<Machine> {
+/// Boots with a progress line. A guest that panics or hangs before its agent is ready is booted
+/// once more within `within` (KVM time), and the first try is shown.
+fn boot(cfg: vm::VmConfig, within: Duration) -> Result<Machine> {
     let step = crate::ui::Step::start(format!("booting {} on kernel {}", cfg.name, cfg.kernel.version));
-    let m = Machine::boot(cfg)?;
-    step.done(format!("ready ({}, {})", m.release(), m.accel().name()));
+    let m = Machine::boot_or_retry(cfg, within, |e| step.warn(vm::machine::retry_note(e)))?;
+    let flaky = if m.flaky().is_some() { ", flaky: second boot" } else { "" };
+    step.done(format!("ready ({}, {}{flaky})", m.release(), m.accel().name()));
     Ok(m)
 }
+
 
 /// Streams guest output to this process's stdout and stderr, separately.
 fn to_host(stream: Stream, bytes: &[u8]) {
@@ -107,7 +110,7 @@ pub fn run(a: RunArgs) -> Result<u8> {
         ));
     }
     let cfg = setup::config(&plan, spec.as_ref(), &overrides(&a.vm)?, &root)?;
-    let mut m = boot(cfg)?;
+    let mut m = boot(cfg, timeout)?;
     let cwd = a.cwd.clone().or_else(cwd_string);
     if let Some(v) = &spec {
         for p in &v.provision {
@@ -234,7 +237,7 @@ fn daemon(a: StartArgs) -> Result<u8> {
     // Lives for hours while the host's files change: see them.
     cfg.cache_root = false;
     (st.kernel, st.cpus, st.memory_mib) = (cfg.kernel.version.clone(), cfg.cpus, cfg.memory_mib);
-    let mut m = boot(cfg)?;
+    let mut m = boot(cfg, COMMAND_TIMEOUT)?;
     let env = setup::command_env(&[])?;
     for p in &vm.provision {
         let req = ExecRequest {
@@ -485,7 +488,7 @@ pub fn shell(a: ShellArgs) -> Result<u8> {
     let root = root_for(spec.as_deref());
     let (plan, vm) = load(spec.as_deref(), &root)?;
     let cfg = setup::config(&plan, vm.as_ref(), &overrides(&a.vm)?, &root)?;
-    let mut m = boot(cfg)?;
+    let mut m = boot(cfg, COMMAND_TIMEOUT)?;
     let res = m.shell(req(cwd_string())?)?;
     m.shutdown()?;
     Ok(res.exit_code().clamp(0, 255) as u8)

@@ -53,6 +53,7 @@ pub fn cell_result(xml: &str, cell: &Cell, expectations: &[Expectation], wall: D
         message: failed_names(&tests),
         tests,
         output: None,
+        flaky: None,
     })
 }
 

@@ -105,6 +105,11 @@ pub struct CellResult {
     pub message: Option<String>,
     /// The tail of the cell's output, kept for failures.
     pub output: Option<String>,
+    /// Set when the cell's first guest failed before its agent was ready (a panic or a hang, an
+    /// infrastructure fault) and the cell ran on a second boot: how the first one failed, with its
+    /// console tail. The outcome is the second boot's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flaky: Option<String>,
 }
 
 /// A whole run.

@@ -25,6 +25,7 @@ fn cell(kernel: &str, outcome: Outcome, tests: Vec<TestResult>) -> CellResult {
         tests,
         message: None,
         output: None,
+        flaky: None,
     }
 }
 

@@ -71,10 +71,11 @@ impl CellRunner for GuestRunner<'_> {
         };
         state("booting");
         // The cell's deadline bounds both boots together.
-        let mut machine = Machine::boot_or_retry(cfg, job.timeout, || {
+        let mut machine = Machine::boot_or_retry(cfg, job.timeout, |e| {
             crate::ui::warn(format!(
-                "cell {}: the guest panicked while booting; booting once more",
-                job.cell.id
+                "cell {}: the guest failed before its agent was ready (first try: exit {}); booting once more",
+                job.cell.id,
+                exit_of(e).code()
             ));
             state("booting again");
         })
@@ -83,6 +84,7 @@ impl CellRunner for GuestRunner<'_> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get_or_insert_with(|| machine.accel().name().to_string());
+        let flaky = machine.flaky().map(String::from);
         let limit = job.timeout.mul_f64(machine.scale());
         let deadline = start + limit;
         state(&format!(
@@ -104,7 +106,28 @@ impl CellRunner for GuestRunner<'_> {
             },
             Some(deadline),
         );
-        let res = ran.map_err(|e| past_deadline(e, limit))?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let res = match ran {
+            Ok(res) => res,
+            // The command started: nothing from here on is retried, and a kernel panic is the
+            // command's failure (it may well be what the command did). A passed deadline stays an
+            // infrastructure error, as the host may simply be too slow.
+            Err(e) if exit_of(&e) == Exit::GuestPanic => {
+                return Ok(CellOutput {
+                    exit_code: None,
+                    stdout: text(&stdout),
+                    stderr: text(&stderr),
+                    duration: start.elapsed(),
+                    fault: Some(format!(
+                        "the guest failed while the command ran: {}",
+                        e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+                    )),
+                    flaky,
+                    ..Default::default()
+                });
+            }
+            Err(e) => return Err(past_deadline(e, limit)),
+        };
         if res.code.is_none() {
             // Killed in the guest (the OOM killer, a crash): the kernel's log says by what.
             let console = crate::vm::machine::console_tail(&machine.dir().join("console.log"), 30);
@@ -118,6 +141,8 @@ impl CellRunner for GuestRunner<'_> {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             duration: start.elapsed(),
+            fault: None,
+            flaky,
         })
     }
 

@@ -19,6 +19,8 @@ pub struct Ran {
     /// For VM stages: the guest's `uname -r` and the acceleration used, once booted.
     pub release: Option<String>,
     pub accel: Option<String>,
+    /// For VM stages booted twice: how the first boot failed (see `Machine::flaky`).
+    pub flaky: Option<String>,
 }
 
 impl Ran {
@@ -28,6 +30,7 @@ impl Ran {
             message: None,
             release: None,
             accel: None,
+            flaky: None,
         }
     }
     pub fn new(outcome: Outcome, message: impl Into<String>) -> Ran {
@@ -36,6 +39,7 @@ impl Ran {
             message: Some(message.into()),
             release: None,
             accel: None,
+            flaky: None,
         }
     }
 }

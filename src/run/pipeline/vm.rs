@@ -42,9 +42,10 @@ pub fn run(g: &Guest, s: &Stage, log: &mut File) -> Ran {
         };
         Ran::new(outcome, format!("{e:#}"))
     });
-    if let Some((release, accel)) = booted {
+    if let Some((release, accel, flaky)) = booted {
         ran.release = Some(release);
         ran.accel = Some(accel);
+        ran.flaky = flaky;
     }
     ran
 }
@@ -54,7 +55,7 @@ fn run_in_guest(
     s: &Stage,
     log: &mut File,
     start: Instant,
-    booted: &mut Option<(String, String)>,
+    booted: &mut Option<(String, String, Option<String>)>,
 ) -> Result<Ran> {
     let spec = g.plan.vm(g.vm);
     let overrides = setup::Overrides {
@@ -65,10 +66,14 @@ fn run_in_guest(
     let _ = writeln!(log, "orca: booting vm {} on kernel {}", g.vm, g.kernel);
     let mut cfg = setup::config(g.plan, spec, &overrides, g.root)?;
     cfg.tcg_single_thread = g.crowded;
-    let mut machine = Machine::boot_or_retry(cfg, Duration::from_secs(s.timeout_secs), || {
-        let _ = writeln!(log, "orca: the guest panicked while booting; booting once more");
+    let mut machine = Machine::boot_or_retry(cfg, Duration::from_secs(s.timeout_secs), |e| {
+        let _ = writeln!(log, "orca: warning: {}", crate::vm::machine::retry_note(e));
     })?;
-    *booted = Some((machine.release().to_string(), machine.accel().name().to_string()));
+    *booted = Some((
+        machine.release().to_string(),
+        machine.accel().name().to_string(),
+        machine.flaky().map(String::from),
+    ));
     let _ = writeln!(
         log,
         "orca: booted {} ({}) in {}",
@@ -94,10 +99,19 @@ fn run_in_guest(
         };
         let res = match machine.exec_until(&req, &mut sink, Some(deadline)) {
             Ok(r) => r,
+            // The command started: nothing from here on is retried. A passed deadline stays an
+            // error (the host may be too slow); a kernel panic is the stage's failure.
             Err(e) if exit_of(&e) == Exit::Timeout => {
                 return Ok(Ran::new(
                     Outcome::Error,
                     format!("command {} `{command}` passed the stage's deadline", i + 1),
+                ));
+            }
+            Err(e) if exit_of(&e) == Exit::GuestPanic => {
+                let _ = writeln!(log, "orca: {e:#}");
+                return Ok(Ran::new(
+                    Outcome::Fail,
+                    format!("the guest kernel panicked while command {} `{command}` ran", i + 1),
                 ));
             }
             Err(e) => return Err(e),
