@@ -48,11 +48,14 @@ fn load(spec: Option<&Path>, root: &Path) -> Result<(Plan, Option<plan::Vm>)> {
 fn boot(cfg: vm::VmConfig, within: Duration) -> Result<Machine> {
     let step = crate::ui::Step::start(format!("booting {} on kernel {}", cfg.name, cfg.kernel.version));
     let m = Machine::boot_or_retry(cfg, within, |e| step.warn(vm::machine::retry_note(e)))?;
-    let flaky = if m.flaky().is_some() { ", flaky: second boot" } else { "" };
+    let flaky = if m.flaky().is_some() {
+        ", flaky: second boot"
+    } else {
+        ""
+    };
     step.done(format!("ready ({}, {}{flaky})", m.release(), m.accel().name()));
     Ok(m)
 }
-
 
 /// Streams guest output to this process's stdout and stderr, separately.
 fn to_host(stream: Stream, bytes: &[u8]) {

@@ -159,7 +159,12 @@ mod tests {
         r.cells[0].flaky = Some(first.into());
         let back = quick_junit::Report::deserialize_from_str(&render(&r).unwrap()).unwrap();
         let suite = &back.test_suites[0];
-        assert!(suite.properties.iter().any(|p| p.name.as_str() == "flaky" && p.value.as_str() == "true"));
+        assert!(
+            suite
+                .properties
+                .iter()
+                .any(|p| p.name.as_str() == "flaky" && p.value.as_str() == "true")
+        );
         match &suite.test_cases[0].status {
             TestCaseStatus::Success { flaky_runs } => {
                 assert_eq!(flaky_runs.len(), 1);
@@ -167,7 +172,12 @@ mod tests {
                 assert_eq!(flaky_runs[0].ty.as_ref().unwrap().as_str(), "boot");
                 assert!(flaky_runs[0].message.as_ref().unwrap().as_str().contains("exit 124"));
                 assert!(
-                    flaky_runs[0].description.as_ref().unwrap().as_str().contains("Marking stable"),
+                    flaky_runs[0]
+                        .description
+                        .as_ref()
+                        .unwrap()
+                        .as_str()
+                        .contains("Marking stable"),
                     "the console tail is the body"
                 );
             }

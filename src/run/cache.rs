@@ -281,7 +281,10 @@ mod tests {
         cache.put("k1", &r).unwrap();
         let got = cache.get("k1").unwrap();
         assert!(got.cached);
-        assert_eq!(got.flaky, None, "a cached result booted nothing, so nothing was retried");
+        assert_eq!(
+            got.flaky, None,
+            "a cached result booted nothing, so nothing was retried"
+        );
         assert_eq!(got.outcome, Outcome::Fail);
         r.outcome = Outcome::Error;
         cache.put("k2", &r).unwrap();

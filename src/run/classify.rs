@@ -376,7 +376,10 @@ mod tests {
         let mut second = out(0, DOC);
         second.flaky = Some("first boot failed (exit 6): ...".into());
         let r = plain(&cell("6.1"), "true", &second);
-        assert_eq!((r.outcome, r.flaky.as_deref()), (Outcome::Pass, Some("first boot failed (exit 6): ...")));
+        assert_eq!(
+            (r.outcome, r.flaky.as_deref()),
+            (Outcome::Pass, Some("first boot failed (exit 6): ..."))
+        );
         let r = suite(&cell("6.1"), "orca suite", &second, &Expectations::new(&[]).unwrap());
         assert!(r.flaky.is_some(), "{r:?}");
     }

@@ -134,11 +134,7 @@ impl Machine {
     /// spuriously"); this retry is for what is left. With `ORCA_VM_CONSOLE=FILE` the first try's
     /// console is kept as `FILE.first`. `ORCA_TEST_FIRST_BOOT=hang|panic[@NAME]` makes the first
     /// try of every boot (or of the VM named NAME) stop in the guest's init, for testing this.
-    pub fn boot_or_retry(
-        cfg: VmConfig,
-        within: Duration,
-        on_retry: impl FnOnce(&anyhow::Error),
-    ) -> Result<Machine> {
+    pub fn boot_or_retry(cfg: VmConfig, within: Duration, on_retry: impl FnOnce(&anyhow::Error)) -> Result<Machine> {
         let start = Instant::now();
         let again = cfg.clone();
         let mut first = cfg;
@@ -684,8 +680,14 @@ mod tests {
         ] {
             assert_eq!(before_ready_fault(&crate::fail!(exit, "x")), retried, "{exit:?}");
         }
-        let note = first_try(&crate::fail!(Exit::Timeout, "VM v did not finish booting\n  console:\n  [1.6] x"));
-        assert!(note.starts_with("first boot failed (exit 124): VM v did not finish booting"), "{note}");
+        let note = first_try(&crate::fail!(
+            Exit::Timeout,
+            "VM v did not finish booting\n  console:\n  [1.6] x"
+        ));
+        assert!(
+            note.starts_with("first boot failed (exit 124): VM v did not finish booting"),
+            "{note}"
+        );
         assert!(retry_note(&crate::fail!(Exit::GuestPanic, "p")).contains("(first try: exit 6)"));
     }
 }
