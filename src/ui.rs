@@ -52,6 +52,14 @@ impl Step {
         }
     }
 
+    /// A warning printed above the spinner (or as a plain line).
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        match &self.bar {
+            Some(b) => b.suspend(|| warn(msg)),
+            None => warn(msg),
+        }
+    }
+
     pub fn done(self, outcome: impl AsRef<str>) {
         let line = format!("{} {} ({})", self.label, outcome.as_ref(), duration(self.start.elapsed()));
         if let Some(b) = &self.bar {

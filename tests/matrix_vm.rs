@@ -5,7 +5,11 @@
 //!   the verifier's reason, the JUnit has one suite per kernel; then warm: every cell cached;
 //! - a program broken on purpose (a removed bounds check the verifier rejects), in a copy of the
 //!   project, on one kernel: its tests go red, the others stay green, the log is in the JUnit;
-//! - a cell whose timeout is shorter than a boot: an infrastructure error (exit 3), guest killed.
+//! - a cell whose timeout is shorter than a boot: an infrastructure error (exit 3), guest killed;
+//! - a cell whose first boot hangs (the test-only `ORCA_TEST_FIRST_BOOT=hang`): booted once more,
+//!   passes, and is marked flaky with the first console's tail in the table, JSON and JUnit;
+//! - a command that panics the guest (`echo c > /proc/sysrq-trigger`): the test's failure (exit
+//!   1), not retried.
 //!
 //! With `CI=true` nothing here is skipped; otherwise a missing QEMU skips with a message.
 
@@ -309,6 +313,90 @@ fn a_cell_past_its_deadline_is_an_infrastructure_error() {
     assert!(
         cell["message"].as_str().unwrap().contains("passed its deadline"),
         "{cell:#}"
+    );
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+/// A copy of the project whose matrix runs `command` on kernel 6.12 in the 2-vCPU test VM.
+fn one_command_matrix(name: &str, command: &str) -> PathBuf {
+    let project = scratch(name);
+    copy_project(Path::new(env!("CARGO_MANIFEST_DIR")), &project);
+    let spec = format!(
+        "schema_version = \"1.0\"\n\
+         test_matrix = [{{ name = \"6.12\" image = \"host\" kernel_version = \"6.12\" }}]\n\
+         test {{\n  timeout = \"10m\"\n  vm = \"ebpf-test\"\n  commands = [{command:?}]\n}}\n"
+    );
+    std::fs::write(project.join("configs/one.hcl"), spec).unwrap();
+    project
+}
+
+#[test]
+fn a_first_boot_that_hangs_is_booted_again_and_the_cell_passes_as_flaky() {
+    if !can_run("a_first_boot_that_hangs_is_booted_again_and_the_cell_passes_as_flaky") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let project = one_command_matrix("matrix-flaky", "uname -r");
+    // The test-only knob: the guest's init stops before the agent on the first boot only.
+    let out = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["matrix", "run", "configs/one.hcl", "--no-cache"])
+        .args(["--json", "results.json", "--junit", "junit.xml"])
+        .current_dir(&project)
+        .env("CI", "true")
+        .env("ORCA_TEST_FIRST_BOOT", "hang")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "a flaky pass passes:\n{table}\n{err}");
+    assert_eq!(err.matches("booting once more").count(), 1, "{err}");
+    assert!(err.contains("(first try: exit 124)"), "{err}");
+    assert!(table.contains("flaky — ran on a second boot; first boot failed (exit 124)"), "{table}");
+    assert!(table.contains("orca_test_hang: stopping here"), "the first console's tail:\n{table}");
+    let report = read_json(&project.join("results.json"));
+    let cell = &report["cells"][0];
+    assert_eq!(cell["outcome"], "pass", "{cell:#}");
+    let flaky = cell["flaky"].as_str().unwrap_or_else(|| panic!("not marked flaky: {cell:#}"));
+    assert!(
+        flaky.starts_with("first boot failed (exit 124)") && flaky.contains("orca_test_hang"),
+        "{flaky}"
+    );
+    let junit = std::fs::read_to_string(project.join("junit.xml")).unwrap();
+    let back = quick_junit::Report::deserialize_from_str(&junit).unwrap();
+    assert_eq!((back.failures, back.errors), (0, 0), "{junit}");
+    match &back.test_suites[0].test_cases[0].status {
+        quick_junit::TestCaseStatus::Success { flaky_runs } => {
+            assert_eq!(flaky_runs.len(), 1, "{junit}");
+            let body = flaky_runs[0].description.as_ref().unwrap().as_str();
+            assert!(body.contains("orca_test_hang: stopping here"), "{junit}");
+        }
+        other => panic!("the cell should pass with a flaky run: {other:?}\n{junit}"),
+    }
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn a_command_that_panics_the_guest_is_the_tests_failure_and_is_not_retried() {
+    if !can_run("a_command_that_panics_the_guest_is_the_tests_failure_and_is_not_retried") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let project = one_command_matrix("matrix-sysrq", "echo c > /proc/sysrq-trigger; sleep 60");
+    let out = orca(
+        &project,
+        &["matrix", "run", "configs/one.hcl", "--no-cache", "--json", "results.json"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "the test's failure, not an infrastructure one:\n{err}");
+    assert!(!err.contains("booting once more"), "{err}");
+    let report = read_json(&project.join("results.json"));
+    let cell = &report["cells"][0];
+    assert_eq!(cell["outcome"], "fail", "{cell:#}");
+    assert!(cell.get("flaky").is_none(), "{cell:#}");
+    let message = cell["message"].as_str().unwrap();
+    assert!(
+        message.contains("while the command ran") && message.contains("panicked") && message.contains("sysrq"),
+        "{message}"
     );
     let _ = std::fs::remove_dir_all(&project);
 }

@@ -2,11 +2,11 @@
 //! the JUnit and JSON reports.
 //!
 //! Exit codes: 0 every cell matched its expectations · 1 a test failed (or passed where it was
-//! expected to fail, or a program failed to build) · 2 bad arguments or specs · 3 an
-//! infrastructure failure (a guest crashed or passed its deadline, a kernel could not be
-//! prepared) and no test failed · 4 a cell could not run here (no kernel source, unknown image)
-//! and nothing failed, unless `--allow-unavailable`; `orca test` on a kernel this host cannot
-//! have · 130 Ctrl-C.
+//! expected to fail, or its command panicked the guest, or a program failed to build) · 2 bad
+//! arguments or specs · 3 an infrastructure failure (a guest failed to boot twice or passed its
+//! deadline, a kernel could not be prepared) and no test failed · 4 a cell could not run here (no
+//! kernel source, unknown image) and nothing failed, unless `--allow-unavailable`; `orca test` on
+//! a kernel this host cannot have · 130 Ctrl-C.
 
 use std::path::Path;
 

@@ -442,9 +442,13 @@ A cell whose inputs (kernel, objects, orca binary, commands, expectations) are u
 from the result cache; --no-cache runs it again.
 
 Exit codes: 0 all matched expectations (expected failures included) · 1 a test failed, or passed
-where expected to fail · 2 usage or spec error · 3 infrastructure failure (a guest crashed or
-passed its deadline) and no test failed · 4 a cell could not run on this host (no kernel source,
-unknown image) and nothing failed, unless --allow-unavailable")]
+where expected to fail, or its command panicked the guest · 2 usage or spec error · 3
+infrastructure failure (a guest failed to boot twice, or passed its deadline) and no test failed ·
+4 a cell could not run on this host (no kernel source, unknown image) and nothing failed, unless
+--allow-unavailable
+
+A guest that panics or hangs before it is ready is booted once more; the cell is then marked
+flaky in the table, the JSON and the JUnit.")]
     Run(MatrixRunArgs),
 }
 

@@ -46,11 +46,17 @@ fn load(spec: Option<&Path>, root: &Path) -> Result<(Plan, Option<plan::Vm>)> {
     }
 }
 
-/// Boots with a progress line.
-fn boot(cfg: vm::VmConfig) -> Result<Machine> {
+/// Boots with a progress line. A guest that panics or hangs before its agent is ready is booted
+/// once more within `within` (KVM time), and the first try is shown.
+fn boot(cfg: vm::VmConfig, within: Duration) -> Result<Machine> {
     let step = crate::ui::Step::start(format!("booting {} on kernel {}", cfg.name, cfg.kernel.version));
-    let m = Machine::boot(cfg)?;
-    step.done(format!("ready ({}, {})", m.release(), m.accel().name()));
+    let m = Machine::boot_or_retry(cfg, within, |e| step.warn(vm::machine::retry_note(e)))?;
+    let flaky = if m.flaky().is_some() {
+        ", flaky: second boot"
+    } else {
+        ""
+    };
+    step.done(format!("ready ({}, {}{flaky})", m.release(), m.accel().name()));
     Ok(m)
 }
 
@@ -146,7 +152,7 @@ pub fn run(a: RunArgs) -> Result<u8> {
         ));
     }
     let cfg = setup::config(&plan, spec.as_ref(), &overrides(&a.vm)?, &root)?;
-    let mut m = boot(cfg)?;
+    let mut m = boot(cfg, timeout)?;
     // Where the spec mounts the project root, if it does; else where orca was started.
     let cwd = a
         .cwd
@@ -264,7 +270,7 @@ fn daemon(a: StartArgs) -> Result<u8> {
     // Lives for hours while the host's files change: see them.
     cfg.cache_root = false;
     (st.kernel, st.cpus, st.memory_mib) = (cfg.kernel.version.clone(), cfg.cpus, cfg.memory_mib);
-    let mut m = boot(cfg)?;
+    let mut m = boot(cfg, COMMAND_TIMEOUT)?;
     let env = setup::command_env(&[])?;
     provision(&mut m, &vm, &env, cwd_string())?;
     let expires = Instant::now() + ttl;
@@ -560,7 +566,7 @@ pub fn shell(a: ShellArgs) -> Result<u8> {
     let root = root_for(spec.as_deref());
     let (plan, vm) = load(spec.as_deref(), &root)?;
     let cfg = setup::config(&plan, vm.as_ref(), &overrides(&a.vm)?, &root)?;
-    let mut m = boot(cfg)?;
+    let mut m = boot(cfg, COMMAND_TIMEOUT)?;
     let res = m.shell(req(cwd_string())?)?;
     m.shutdown()?;
     Ok(res.exit_code().clamp(0, 255) as u8)

@@ -54,6 +54,7 @@ pub fn cell_result(xml: &str, cell: &Cell, expectations: &[Expectation], wall: D
         tests,
         output: None,
         steps: Vec::new(),
+        flaky: None,
     })
 }
 

@@ -11,6 +11,10 @@
 //! - ERROR (orca or the VM failed) → `<error>`, with the cell's output as its body.
 //! - An unavailable cell → its test suite holds one `<skipped type="unavailable">` case with the
 //!   reason, so merged reports show the kernel instead of silently missing it.
+//! - A flaky cell (its first guest panicked or hung before its agent was ready, and it ran on a
+//!   second boot) → each of its passing cases carries a `<flakyError type="boot">` with the first
+//!   boot's failure as its message and its console tail as its body, and the suite a `flaky`
+//!   property.
 //!
 //! Test case class names are the suite's name (`kernel 6.1`), so that JUnit files from several
 //! shards merge without clashes.
@@ -18,7 +22,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::model::{CellResult, Outcome, Report, TestResult};
 use super::table::column_labels;
@@ -49,8 +53,12 @@ fn suite(c: &CellResult, name: &str) -> TestSuite {
         s.add_property(Property::new("release", r.as_str()));
     }
     s.add_property(Property::new("cached", if c.cached { "true" } else { "false" }));
+    if c.flaky.is_some() {
+        s.add_property(Property::new("flaky", "true"));
+    }
+    let flaky = c.flaky.as_deref();
     for t in &c.tests {
-        s.add_test_case(case(t, name, c.output.as_deref()));
+        s.add_test_case(case(t, name, c.output.as_deref(), flaky));
     }
     // A script's lines: a case each when the cell reported no tests of its own (so a failing line
     // is the failing case), else a property each.
@@ -91,7 +99,7 @@ fn suite(c: &CellResult, name: &str) -> TestSuite {
             log: None,
             expectation: None,
         };
-        s.add_test_case(case(&own, name, c.output.as_deref()));
+        s.add_test_case(case(&own, name, c.output.as_deref(), flaky));
     }
     if let Some(out) = c
         .output
@@ -103,7 +111,7 @@ fn suite(c: &CellResult, name: &str) -> TestSuite {
     s
 }
 
-fn case(t: &TestResult, class: &str, cell_output: Option<&str>) -> TestCase {
+fn case(t: &TestResult, class: &str, cell_output: Option<&str>, flaky: Option<&str>) -> TestCase {
     let body = t.log.as_deref().or(cell_output);
     let (mut status, ty) = match t.outcome {
         Outcome::Pass => (TestCaseStatus::success(), None),
@@ -130,6 +138,13 @@ fn case(t: &TestResult, class: &str, cell_output: Option<&str>) -> TestCase {
         if let Some(b) = body {
             status.set_description(b);
         }
+    }
+    if let (Some(f), Outcome::Pass) = (flaky, t.outcome) {
+        let mut rerun = TestRerun::new(NonSuccessKind::Error);
+        rerun.set_type("boot");
+        rerun.set_message(f.lines().next().unwrap_or(f));
+        rerun.set_description(f);
+        status.add_rerun(rerun);
     }
     let mut c = TestCase::new(t.name.as_str(), status);
     c.set_classname(class);
@@ -195,6 +210,49 @@ mod tests {
                 assert!(description.as_ref().unwrap().as_str().contains("Error 2"))
             }
             other => panic!("the failing line fails: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_flaky_cell_passes_with_the_first_boot_as_a_flaky_error() {
+        let mut r = sample::report();
+        let first = "first boot failed (exit 124): VM cell-6-1-0 did not finish booting within 1m (tcg)\n  console:\n  [    1.6] sched_clock: Marking stable";
+        r.cells[0].flaky = Some(first.into());
+        let back = quick_junit::Report::deserialize_from_str(&render(&r).unwrap()).unwrap();
+        let suite = &back.test_suites[0];
+        assert!(
+            suite
+                .properties
+                .iter()
+                .any(|p| p.name.as_str() == "flaky" && p.value.as_str() == "true")
+        );
+        match &suite.test_cases[0].status {
+            TestCaseStatus::Success { flaky_runs } => {
+                assert_eq!(flaky_runs.len(), 1);
+                assert_eq!(flaky_runs[0].kind, NonSuccessKind::Error);
+                assert_eq!(flaky_runs[0].ty.as_ref().unwrap().as_str(), "boot");
+                assert!(flaky_runs[0].message.as_ref().unwrap().as_str().contains("exit 124"));
+                assert!(
+                    flaky_runs[0]
+                        .description
+                        .as_ref()
+                        .unwrap()
+                        .as_str()
+                        .contains("Marking stable"),
+                    "the console tail is the body"
+                );
+            }
+            other => panic!("a flaky pass is a success: {other:?}"),
+        }
+        assert!(
+            !matches!(&suite.test_cases[1].status, TestCaseStatus::Success { .. }),
+            "the expected failure stays skipped"
+        );
+        assert_eq!(back.failures, 1, "flakiness fails nothing");
+        let plain = quick_junit::Report::deserialize_from_str(&render(&sample::report()).unwrap()).unwrap();
+        match &plain.test_suites[0].test_cases[0].status {
+            TestCaseStatus::Success { flaky_runs } => assert!(flaky_runs.is_empty()),
+            other => panic!("{other:?}"),
         }
     }
 

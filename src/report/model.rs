@@ -109,6 +109,11 @@ pub struct CellResult {
     /// stops at the first that fails. Empty for results that ran no script.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepResult>,
+    /// Set when the cell's first guest failed before its agent was ready (a panic or a hang, an
+    /// infrastructure fault) and the cell ran on a second boot: how the first one failed, with its
+    /// console tail. The outcome is the second boot's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flaky: Option<String>,
 }
 
 /// One line of a script: its index (from 0), text, exit code, time and the tail of its output.

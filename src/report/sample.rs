@@ -26,6 +26,7 @@ fn cell(kernel: &str, outcome: Outcome, tests: Vec<TestResult>) -> CellResult {
         message: None,
         output: None,
         steps: Vec::new(),
+        flaky: None,
     }
 }
 

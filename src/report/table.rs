@@ -137,6 +137,12 @@ fn details(report: &Report, labels: &[String]) -> String {
                 quote(&mut out, c.output.as_deref());
             }
         }
+        // A cell that ran on a second boot: never hidden, with the first boot's console tail.
+        if let Some(f) = &c.flaky {
+            let (first, rest) = f.split_once('\n').unwrap_or((f, ""));
+            let _ = writeln!(out, "{label}: flaky — ran on a second boot; {first}");
+            quote(&mut out, Some(rest));
+        }
         // Tests that did not pass, one line per outcome and reason (a program that does not load
         // fails all of its tests alike); the first failure's log is quoted.
         let mut groups: Vec<(Outcome, &str, Vec<&TestResult>)> = Vec::new();
@@ -197,6 +203,10 @@ fn totals(report: &Report) -> String {
     let mut cell_notes = vec![];
     if cached > 0 {
         cell_notes.push(format!("{cached} cached"));
+    }
+    let flaky = report.cells.iter().filter(|c| c.flaky.is_some()).count();
+    if flaky > 0 {
+        cell_notes.push(format!("{flaky} flaky"));
     }
     for o in [Outcome::Unavailable, Outcome::Error] {
         let n = report.cells.iter().filter(|c| c.outcome == o).count();
@@ -270,6 +280,21 @@ mod tests {
         );
         assert!(text.contains("6.12: n/a — no source for kernel 6.12"), "{text}");
         assert!(text.contains("4 cells (1 cached, 1 n/a, 1 ERROR)"), "{text}");
+    }
+
+    #[test]
+    fn a_flaky_cell_says_so_with_the_first_boot_console() {
+        let mut r = sample::report();
+        r.cells[0].flaky = Some(
+            "first boot failed (exit 124): VM cell-5-10-0 did not finish booting within 1m (tcg)\n  console:\n  [    1.6] sched_clock: Marking stable".into(),
+        );
+        let text = render(&r);
+        assert!(
+            text.contains("5.10: flaky — ran on a second boot; first boot failed (exit 124): VM cell-5-10-0 did not finish booting"),
+            "{text}"
+        );
+        assert!(text.contains("sched_clock: Marking stable"), "{text}");
+        assert!(text.contains("4 cells (1 cached, 1 flaky, 1 n/a, 1 ERROR)"), "{text}");
     }
 
     #[test]

@@ -135,6 +135,8 @@ impl ResultCache {
         let bytes = std::fs::read(self.path(key)).ok()?;
         let mut r: CellResult = serde_json::from_slice(&bytes).ok()?;
         r.cached = true;
+        // Nothing booted for a cached result, so nothing was retried.
+        r.flaky = None;
         Some(r)
     }
 
@@ -275,10 +277,15 @@ mod tests {
             message: None,
             output: None,
             steps: Vec::new(),
+            flaky: Some("first boot failed (exit 6): ...".into()),
         };
         cache.put("k1", &r).unwrap();
         let got = cache.get("k1").unwrap();
         assert!(got.cached);
+        assert_eq!(
+            got.flaky, None,
+            "a cached result booted nothing, so nothing was retried"
+        );
         assert_eq!(got.outcome, Outcome::Fail);
         r.outcome = Outcome::Error;
         cache.put("k2", &r).unwrap();

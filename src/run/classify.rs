@@ -6,6 +6,11 @@
 //! verdict with the cell's expectations applied. Anything else — no JSON, a crash, another exit
 //! code — is an infrastructure error, never a test failure: it says nothing about the programs.
 //! A plain command passes or fails by its exit code.
+//!
+//! Except: a guest kernel that panics while the command runs ([`CellOutput::fault`]) is the
+//! command's failure, suite or not: the command started, and what it did may be why (a program
+//! that crashes the kernel). It is not retried. Faults before the guest's agent was ready (a panic
+//! or a hang) are the infrastructure's: the boot is retried once and the result marked `flaky`.
 
 use std::time::Duration;
 
@@ -31,6 +36,12 @@ pub struct CellOutput {
     pub steps: Vec<Step>,
     /// The JUnit files the test's `results` globs matched in the guest, when it declares any.
     pub results: Option<super::results::Collected>,
+    /// Set when the guest kernel panicked while the command ran: the test's own failure (not
+    /// retried), with the kernel's words.
+    pub fault: Option<String>,
+    /// Set when the first boot failed before the guest's agent was ready and the command ran on a
+    /// second one: how the first boot failed ([`crate::vm::Machine::flaky`]).
+    pub flaky: Option<String>,
 }
 
 /// The suite's document, as it prints it.
@@ -69,11 +80,31 @@ pub fn bare(cell: &plan::Cell, command: &str, outcome: Outcome, message: Option<
         message,
         output: None,
         steps: Vec::new(),
+        flaky: None,
     }
 }
 
 /// The results of a suite command on `cell`.
 pub fn suite(cell: &plan::Cell, command: &str, out: &CellOutput, expectations: &Expectations) -> CellResult {
+    let mut r = suite_doc(cell, command, out, expectations);
+    r.flaky = out.flaky.clone();
+    r
+}
+
+/// A guest kernel that panicked while the command ran: the command's failure, whatever it printed.
+fn faulted(cell: &plan::Cell, command: &str, out: &CellOutput) -> Option<CellResult> {
+    let fault = out.fault.as_ref()?;
+    let mut r = bare(cell, command, Outcome::Fail, Some(fault.clone()));
+    r.duration_ms = out.duration.as_millis() as u64;
+    r.output = Some(tail(out));
+    r.flaky = out.flaky.clone();
+    Some(r)
+}
+
+fn suite_doc(cell: &plan::Cell, command: &str, out: &CellOutput, expectations: &Expectations) -> CellResult {
+    if let Some(r) = faulted(cell, command, out) {
+        return r;
+    }
     let mut r = bare(cell, command, Outcome::Error, None);
     r.duration_ms = out.duration.as_millis() as u64;
     let doc = match parse_doc(&out.stdout) {
@@ -136,7 +167,11 @@ pub fn suite(cell: &plan::Cell, command: &str, out: &CellOutput, expectations: &
 
 /// The result of a plain command on `cell`: its exit code decides.
 pub fn plain(cell: &plan::Cell, command: &str, out: &CellOutput) -> CellResult {
+    if let Some(r) = faulted(cell, command, out) {
+        return r;
+    }
     let mut r = bare(cell, command, Outcome::Pass, None);
+    r.flaky = out.flaky.clone();
     r.duration_ms = out.duration.as_millis() as u64;
     match out.exit_code {
         Some(0) => {}
@@ -308,6 +343,8 @@ mod tests {
             signal: None,
             steps: Vec::new(),
             results: None,
+            fault: None,
+            flaky: None,
         }
     }
 
@@ -439,5 +476,29 @@ mod tests {
         let r = plain(&cell("6.1"), "false", &out(2, "oops"));
         assert_eq!(r.outcome, Outcome::Fail);
         assert!(r.message.unwrap().contains("exit code 2"));
+    }
+
+    #[test]
+    fn a_panic_while_the_command_ran_is_its_failure_and_flakiness_is_carried() {
+        let mut crashed = out(0, "");
+        crashed.exit_code = None;
+        crashed.fault = Some("the guest failed while the command ran: the guest kernel of VM c panicked".into());
+        for r in [
+            plain(&cell("6.1"), "echo c > /proc/sysrq-trigger", &crashed),
+            suite(&cell("6.1"), "orca suite", &crashed, &Expectations::new(&[]).unwrap()),
+        ] {
+            assert_eq!(r.outcome, Outcome::Fail, "{r:?}");
+            assert!(r.message.as_deref().unwrap().contains("panicked"), "{r:?}");
+            assert!(r.flaky.is_none());
+        }
+        let mut second = out(0, DOC);
+        second.flaky = Some("first boot failed (exit 6): ...".into());
+        let r = plain(&cell("6.1"), "true", &second);
+        assert_eq!(
+            (r.outcome, r.flaky.as_deref()),
+            (Outcome::Pass, Some("first boot failed (exit 6): ..."))
+        );
+        let r = suite(&cell("6.1"), "orca suite", &second, &Expectations::new(&[]).unwrap());
+        assert!(r.flaky.is_some(), "{r:?}");
     }
 }

@@ -86,10 +86,11 @@ impl CellRunner for GuestRunner<'_> {
         };
         state("booting");
         // The cell's deadline bounds both boots together.
-        let mut machine = Machine::boot_or_retry(cfg, job.timeout, || {
+        let mut machine = Machine::boot_or_retry(cfg, job.timeout, |e| {
             crate::ui::warn(format!(
-                "cell {}: the guest panicked while booting; booting once more",
-                job.cell.id
+                "cell {}: the guest failed before its agent was ready (first try: exit {}); booting once more",
+                job.cell.id,
+                exit_of(e).code()
             ));
             state("booting again");
         })
@@ -98,6 +99,7 @@ impl CellRunner for GuestRunner<'_> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get_or_insert_with(|| machine.accel().name().to_string());
+        let flaky = machine.flaky().map(String::from);
         let limit = job.timeout.mul_f64(machine.scale());
         let deadline = start + limit;
         state(&format!(
@@ -122,7 +124,32 @@ impl CellRunner for GuestRunner<'_> {
             },
             Some(deadline),
         );
-        let res = ran.map_err(|e| past_deadline(e, limit))?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let res = match ran {
+            Ok(res) => res,
+            // The command started: nothing from here on is retried, and a kernel panic is the
+            // command's failure (it may well be what the command did). A passed deadline stays an
+            // infrastructure error, as the host may simply be too slow.
+            Err(e) if exit_of(&e) == Exit::GuestPanic => {
+                stdout.extend(splitter.flush(script::STDOUT));
+                stderr.extend(splitter.flush(script::STDERR));
+                let steps = splitter.finish(None, Instant::now());
+                return Ok(CellOutput {
+                    exit_code: None,
+                    stdout: text(&stdout),
+                    stderr: text(&stderr),
+                    duration: start.elapsed(),
+                    fault: Some(format!(
+                        "the guest failed while the command ran: {}",
+                        e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+                    )),
+                    flaky,
+                    steps,
+                    ..Default::default()
+                });
+            }
+            Err(e) => return Err(past_deadline(e, limit)),
+        };
         stdout.extend(splitter.flush(script::STDOUT));
         stderr.extend(splitter.flush(script::STDERR));
         let steps = splitter.finish(res.code, Instant::now());
@@ -148,6 +175,8 @@ impl CellRunner for GuestRunner<'_> {
             duration: start.elapsed(),
             steps,
             results,
+            fault: None,
+            flaky,
         })
     }
 

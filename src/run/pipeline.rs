@@ -377,6 +377,7 @@ fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>, crowded: b
     d.result.duration_ms = start.elapsed().as_millis() as u64;
     d.result.kernel = kernel;
     d.result.release = ran.release;
+    d.result.flaky = ran.flaky;
     d.result.output = output;
     d.result.steps = ran.steps;
     if d.result.outcome == Outcome::Pass {
@@ -422,6 +423,7 @@ fn settled(s: &Stage, outcome: Outcome, message: String, artifacts: Option<Vec<A
         message: (!message.is_empty()).then_some(message),
         output: None,
         steps: Vec::new(),
+        flaky: None,
     };
     Done { result, artifacts }
 }

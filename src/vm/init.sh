@@ -27,6 +27,15 @@ fi
 $b mount -t sysfs sys /sys
 $b mount -t devtmpfs dev /dev
 mark start
+# For orca's own tests of boot retries (ORCA_TEST_FIRST_BOOT): stop before the agent is ready.
+if [ -n "$orca_test_hang" ]; then
+  echo "orca-init: orca_test_hang: stopping here"
+  while :; do $b sleep 3600; done
+fi
+if [ -n "$orca_test_panic" ]; then
+  echo "orca-init: orca_test_panic: crashing the kernel"
+  echo c >/proc/sysrq-trigger
+fi
 
 while read -r m; do
   $b insmod "/modules/$m" || die "cannot load module $m"
@@ -102,6 +111,6 @@ fi
 
 mark switching root
 [ -x "$r$EXE" ] || die "the orca binary $EXE is not visible in the guest"
-unset orca_probe orca_trace SHARE_FS MSIZE ROOT_CACHE SHARE_CACHE NETWORK MODULES RELEASE md b r
+unset orca_probe orca_trace orca_test_hang orca_test_panic SHARE_FS MSIZE ROOT_CACHE SHARE_CACHE NETWORK MODULES RELEASE md b r
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux
 exec /bin/busybox switch_root /newroot "$EXE" agent --port /dev/virtio-ports/org.orca.agent

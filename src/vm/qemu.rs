@@ -13,8 +13,17 @@
 //! - No NIC unless asked, no VGA, no default devices (`-nodefaults`). The serial console goes to
 //!   a file; with a file behind it, `quiet` saved nothing measurable, so the kernel's full log
 //!   is there for failure messages.
-//! - `panic=-1` with `-no-reboot` (a panic ends QEMU) and a pvpanic device (a panic is a QMP
-//!   event, `GUEST_PANICKED`).
+//! - `panic=-1` with `-no-reboot` (a panic ends QEMU once the kernel has flushed its console) and
+//!   a pvpanic device with `-action panic=none` (a panic is also a QMP event, `GUEST_PANICKED`;
+//!   see `command`).
+//! - Multi-vCPU guests under TCG run their vCPUs on one host thread (`-accel tcg,thread=single`)
+//!   when QEMU is older than 8.1: before QEMU's commit deba78709a ("accel/tcg: Always lock pages
+//!   before translation", 8.1.0) a vCPU can translate guest code while another vCPU rewrites it, and
+//!   keep the stale translation. Linux rewrites its own code whenever a static key flips (the
+//!   int3-based `text_poke_bp`), so a guest now and then executes a leftover `int3` after the patch
+//!   is done and dies ("int3: 0000", "Fatal exception in interrupt"), or hangs. Seen at boot when
+//!   `sched_clock: Marking stable` flips `__sched_clock_stable`; see docs/decisions.md.
+//!   `ORCA_TCG_THREAD=single|multi` overrides the choice.
 //! - Measured and left out: `rodata=off` (−0.1 s, but changes kernel memory protections),
 //!   `mitigations=off` (changes what the BPF verifier does). A second vCPU costs nothing on an
 //!   idle host but ~0.9 s when the host is busy, so VMs without a spec get one.
@@ -84,6 +93,44 @@ pub struct Spec {
     pub console_log: PathBuf,
 }
 
+/// QEMU's version as (major, minor), asked once per process; `None` when it cannot be told.
+pub fn version() -> Option<(u32, u32)> {
+    static V: std::sync::OnceLock<Option<(u32, u32)>> = std::sync::OnceLock::new();
+    *V.get_or_init(|| {
+        let out = crate::process::run(
+            Command::new(QEMU).arg("--version"),
+            "QEMU",
+            std::time::Duration::from_secs(10),
+        )
+        .ok()?;
+        parse_version(&out.stdout_str())
+    })
+}
+
+/// `QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)` → (7, 2).
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let rest = text.split("version ").nth(1)?;
+    let mut parts = rest.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// Whether QEMU's multi-threaded TCG keeps a guest's code consistent while the guest rewrites it
+/// (QEMU 8.1 and later; see the module's notes). Unknown versions are taken as unsafe.
+fn mttcg_keeps_code_consistent(version: Option<(u32, u32)>) -> bool {
+    version.is_some_and(|v| v >= (8, 1))
+}
+
+/// Whether a TCG guest with `cpus` vCPUs runs them on one host thread: when `crowded` (its vCPUs
+/// would only contend with other guests for the cores), when it has several vCPUs and this QEMU's
+/// multi-threaded TCG can run stale guest code, or as `ORCA_TCG_THREAD` (`single`, `multi`) says.
+pub fn tcg_single_thread(cpus: u32, crowded: bool) -> bool {
+    match std::env::var("ORCA_TCG_THREAD").as_deref() {
+        Ok("single") => true,
+        Ok("multi") => false,
+        _ => crowded || (cpus > 1 && !mttcg_keeps_code_consistent(version())),
+    }
+}
+
 /// The kernel command line for a boot.
 pub fn kernel_cmdline(accel: Resolved, tsc_khz: Option<u64>) -> String {
     let mut c = String::from("console=ttyS0 panic=-1 8250.nr_uarts=1 cryptomgr.notests no_timer_check");
@@ -114,8 +161,11 @@ pub fn command(s: &Spec) -> Command {
         c.arg(a).arg(v);
     };
     c.args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]);
-    // A panic reported through pvpanic ends QEMU instead of pausing the guest.
-    c.args(["-action", "panic=shutdown"]);
+    // A panic reported through pvpanic is a QMP event and nothing more: the guest goes on to
+    // flush its console and reboot (`panic=-1`), which `-no-reboot` makes QEMU's exit. With
+    // `panic=shutdown` QEMU stopped at the panic notifier, before the kernel flushed its console,
+    // and an oops raised in NMI context (an unexpected int3) never reached the console log.
+    c.args(["-action", "panic=none"]);
     match s.accel {
         Resolved::Kvm => c.args(["-accel", "kvm", "-cpu", "host"]),
         Resolved::Tcg if s.tcg_single_thread => c.args(["-accel", "tcg,thread=single", "-cpu", "max"]),
@@ -282,6 +332,19 @@ mod tests {
             joined.contains("-accel tcg -cpu"),
             "multi-threaded TCG by default: {joined}"
         );
+    }
+
+    #[test]
+    fn qemu_versions_parse_and_8_1_is_the_first_safe_mttcg() {
+        let v = parse_version("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright");
+        assert_eq!(v, Some((7, 2)));
+        assert!(!mttcg_keeps_code_consistent(v));
+        assert_eq!(parse_version("QEMU emulator version 8.1.0\n"), Some((8, 1)));
+        assert!(mttcg_keeps_code_consistent(Some((8, 1))));
+        assert!(mttcg_keeps_code_consistent(Some((10, 0))));
+        assert!(!mttcg_keeps_code_consistent(Some((8, 0))));
+        assert!(!mttcg_keeps_code_consistent(None), "an unknown QEMU is taken as unsafe");
+        assert_eq!(parse_version("something else"), None);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Ran {
     pub accel: Option<String>,
     /// The script's lines as they ran.
     pub steps: Vec<StepResult>,
+    /// For VM stages booted twice: how the first boot failed (see `Machine::flaky`).
+    pub flaky: Option<String>,
 }
 
 impl Ran {
@@ -33,11 +35,13 @@ impl Ran {
             release: None,
             accel: None,
             steps: Vec::new(),
+            flaky: None,
         }
     }
     pub fn new(outcome: Outcome, message: impl Into<String>) -> Ran {
         Ran {
             message: Some(message.into()),
+            flaky: None,
             ..Ran::pass()
         }
         .with_outcome(outcome)

@@ -43,9 +43,10 @@ pub fn run(g: &Guest, s: &Stage, log: &mut File) -> Ran {
         };
         Ran::new(outcome, format!("{e:#}"))
     });
-    if let Some((release, accel)) = booted {
+    if let Some((release, accel, flaky)) = booted {
         ran.release = Some(release);
         ran.accel = Some(accel);
+        ran.flaky = flaky;
     }
     ran
 }
@@ -55,7 +56,7 @@ fn run_in_guest(
     s: &Stage,
     log: &mut File,
     start: Instant,
-    booted: &mut Option<(String, String)>,
+    booted: &mut Option<(String, String, Option<String>)>,
 ) -> Result<Ran> {
     let spec = g.plan.vm(g.vm);
     let overrides = setup::Overrides {
@@ -66,10 +67,14 @@ fn run_in_guest(
     let _ = writeln!(log, "orca: booting vm {} on kernel {}", g.vm, g.kernel);
     let mut cfg = setup::config(g.plan, spec, &overrides, g.root)?;
     cfg.tcg_single_thread = g.crowded;
-    let mut machine = Machine::boot_or_retry(cfg, Duration::from_secs(s.timeout_secs), || {
-        let _ = writeln!(log, "orca: the guest panicked while booting; booting once more");
+    let mut machine = Machine::boot_or_retry(cfg, Duration::from_secs(s.timeout_secs), |e| {
+        let _ = writeln!(log, "orca: warning: {}", crate::vm::machine::retry_note(e));
     })?;
-    *booted = Some((machine.release().to_string(), machine.accel().name().to_string()));
+    *booted = Some((
+        machine.release().to_string(),
+        machine.accel().name().to_string(),
+        machine.flaky().map(String::from),
+    ));
     let _ = writeln!(
         log,
         "orca: booted {} ({}) in {}",
@@ -111,6 +116,19 @@ fn run_in_guest(
                 .map(|st| format!(" in line {} `{}`", st.index + 1, st.command))
                 .unwrap_or_default();
             let mut ran = Ran::new(Outcome::Error, format!("the stage's script passed its deadline{at}"));
+            ran.steps = steps.iter().map(Step::result).collect();
+            return Ok(ran);
+        }
+        // The script started: nothing from here on is retried; a kernel panic is the stage's
+        // failure (it may well be what the script did).
+        Err(e) if exit_of(&e) == Exit::GuestPanic => {
+            let _ = writeln!(log, "orca: {e:#}");
+            let steps = splitter.finish(None, Instant::now());
+            let at = steps
+                .last()
+                .map(|st| format!(" in line {} `{}`", st.index + 1, st.command))
+                .unwrap_or_default();
+            let mut ran = Ran::new(Outcome::Fail, format!("the guest kernel panicked while the stage's script ran{at}"));
             ran.steps = steps.iter().map(Step::result).collect();
             return Ok(ran);
         }
