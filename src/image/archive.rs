@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Exit, Fail};
+use crate::error::Exit;
 use crate::kernel::apt::Apt;
 use crate::plan::DistroImage;
 use crate::{fail, process};
@@ -72,19 +72,6 @@ pub fn source(name: &str, img: &DistroImage) -> Result<Source> {
         }
     };
     let keyring = host_keyring.unwrap_or_else(|| default_keyring(&img.archive));
-    if !keyring.exists() {
-        return Err(anyhow::Error::new(
-            Fail::new(
-                Exit::Infra,
-                format!(
-                    "image {name}: the {} archive keyring {} is missing, so the archive cannot be verified",
-                    title(&img.archive),
-                    keyring.display()
-                ),
-            )
-            .hint(format!("install it: apt-get install {}-keyring", if img.archive == "debian" { "debian-archive" } else { "ubuntu" })),
-        ));
-    }
     Ok(Source {
         archive: img.archive.clone(),
         suite: img.suite.clone(),
@@ -174,16 +161,23 @@ pub fn fetch_lists(name: &str, src: &Source) -> Result<Lists> {
     let out = process::run(&mut cmd, &format!("apt-get update ({} {})", src.archive, src.suite), UPDATE_DEADLINE)?;
     let err = out.stderr_str();
     let release = find_list(&dir.join("lists"), &src.suite, "InRelease");
-    if err.contains("NO_PUBKEY") || err.contains("is not signed") {
+    let unreachable = ["Failed to fetch", "Could not connect", "Could not resolve", "Temporary failure", "Connection refused", "timed out", "Unable to connect"]
+        .iter()
+        .any(|m| err.contains(m));
+    if !unreachable
+        && (err.contains("NO_PUBKEY") || err.contains("is not signed") || !src.keyring.exists())
+        && (release.is_none() || !out.status.success())
+    {
         return Err(fail!(
             Exit::KernelUnavailable,
-            "image {name}: the keyring {} cannot verify the {} archive's suite {} at {} (from {}); install a newer {}-keyring",
+            "image {name}: the keyring {} {} the {} archive's suite {} at {} (from {}); install {}",
             src.keyring.display(),
+            if src.keyring.exists() { "cannot verify" } else { "is missing, so orca cannot verify" },
             title(&src.archive),
             src.suite,
             src.uri,
             src.from,
-            if src.archive == "debian" { "debian-archive" } else { "ubuntu" }
+            if src.archive == "debian" { "a newer debian-archive-keyring" } else { "ubuntu-keyring (or name the keyring in the host's apt sources)" }
         ));
     }
     let Some(release) = release.filter(|_| out.status.success() && !err.contains("Failed to fetch")) else {

@@ -86,8 +86,15 @@ pub fn build(
         .arg(format!("--architectures={}", arch()))
         .arg("--components=main")
         .arg("--skip=update")
-        .arg("--skip=output/dev")
-        .arg(format!("--setup-hook=sync-in {} /var/lib/apt/lists", sh_quote(&list_dir.to_string_lossy())));
+        .arg("--skip=output/dev");
+    let l = sh_quote(&list_dir.to_string_lossy());
+    if is_root() {
+        cmd.arg(format!(
+            "--setup-hook=mkdir -p \"$1/var/lib/apt/lists\" && cp {l}/* \"$1/var/lib/apt/lists/\""
+        ));
+    } else {
+        cmd.arg(format!("--setup-hook=sync-in {l} /var/lib/apt/lists"));
+    }
     if !packages.is_empty() {
         cmd.arg(format!("--include={}", packages.join(",")));
     }
@@ -97,7 +104,7 @@ pub fn build(
         cmd.arg("--skip=download/empty")
             .arg("--skip=essential/unlink")
             .arg(format!(
-                "--setup-hook=for f in {d}/*.deb; do [ -e \"$f\" ] || continue; ln \"$f\" \"$1/var/cache/apt/archives/\" 2>/dev/null || cp \"$f\" \"$1/var/cache/apt/archives/\"; done"
+                "--setup-hook=mkdir -p \"$1/var/cache/apt/archives\" && for f in {d}/*.deb; do [ -e \"$f\" ] || continue; ln \"$f\" \"$1/var/cache/apt/archives/\" 2>/dev/null || cp \"$f\" \"$1/var/cache/apt/archives/\" || exit 1; done; true"
             ))
             .arg(format!(
                 "--customize-hook=for f in \"$1\"/var/cache/apt/archives/*.deb; do [ -e \"$f\" ] || continue; b=$(basename \"$f\"); [ -e {d}/\"$b\" ] || ln \"$f\" {d}/\"$b\" 2>/dev/null || {{ cp \"$f\" {d}/.tmp.\"$b\" && mv {d}/.tmp.\"$b\" {d}/\"$b\"; }}; done"

@@ -164,7 +164,8 @@ pub fn ensure(plan: &Plan, name: &str, lock_path: &Path, pinning: Pinning) -> Re
     }
     let _guard = crate::kernel::lock::exclusive(&crate::paths::cache_dir("images")?.join("locks").join(&key))?;
     let src = archive::source(name, &img)?;
-    let step = crate::ui::Step::start(format!("image {name}: reading the {} {} lists", src.archive, src.suite));
+    let step = crate::ui::Step::start(format!("image {name}"));
+    step.set(format!("reading the {} {} lists from {}", src.archive, src.suite, src.uri));
     let lists = archive::fetch_lists(name, &src)?;
     if pinning == Pinning::Follow
         && let Some(p) = &pin
@@ -191,7 +192,7 @@ pub fn ensure(plan: &Plan, name: &str, lock_path: &Path, pinning: Pinning) -> Re
     let known = std::fs::read_to_string(&index).ok().map(|s| s.trim().to_string());
     let manifest = match known.as_deref().map(read_entry).transpose()?.flatten() {
         Some(m) => {
-            step.done(format!("cached as {}", &m.content_sha256[..12]));
+            step.done(format!("cached as {} (built before from this snapshot)", &m.content_sha256[..12]));
             m
         }
         None => {
@@ -199,7 +200,7 @@ pub fn ensure(plan: &Plan, name: &str, lock_path: &Path, pinning: Pinning) -> Re
             let m = build_entry(name, &img, &src, &lists, &key, pin.as_ref().filter(|_| pinning == Pinning::Follow), &step)?;
             crate::paths::write_atomic(&index, m.content_sha256.as_bytes())?;
             step.done(format!(
-                "built {} ({} entries, {})",
+                "built as {} ({} entries, {})",
                 &m.content_sha256[..12],
                 m.entries,
                 crate::ui::bytes(m.bytes)
