@@ -11,6 +11,7 @@ pub mod build;
 pub mod ci;
 pub mod cli;
 pub mod error;
+pub mod image;
 pub mod install;
 pub mod kernel;
 pub mod nix;

@@ -60,6 +60,17 @@ impl Step {
         }
     }
 
+    /// A handle that sets the step's message from another thread (no-op without a bar).
+    pub fn setter(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let bar = self.bar.clone();
+        let label = self.label.clone();
+        move |msg: &str| {
+            if let Some(b) = &bar {
+                b.set_message(format!("{label}: {msg}"));
+            }
+        }
+    }
+
     pub fn done(self, outcome: impl AsRef<str>) {
         let line = format!("{} {} ({})", self.label, outcome.as_ref(), duration(self.start.elapsed()));
         if let Some(b) = &self.bar {

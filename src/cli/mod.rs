@@ -12,6 +12,7 @@ use crate::error::{Exit, exit_of, find_fail};
 
 mod build;
 mod gen_cmd;
+mod image;
 mod kernel;
 mod matrix;
 mod pipeline;
@@ -92,6 +93,10 @@ Examples:
     /// Manage the kernel catalog and cache.
     #[command(subcommand)]
     Kernel(KernelCommand),
+
+    /// Build, pin and cache the distro images VMs boot (debian-12, ubuntu-22.04, ...).
+    #[command(subcommand)]
+    Image(ImageCommand),
 
     /// Boot a VM, run provision and a command, copy artifacts back, shut down.
     #[command(after_help = "\
@@ -275,6 +280,43 @@ pub enum KernelCommand {
         /// The catalog file to edit. Default: configs/kernels.hcl.
         #[arg(long)]
         catalog: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// The image catalog (built in, plus the project's `image` blocks), each image's pin and
+    /// whether it is cached.
+    #[command(after_help = "Examples:\n  orca image list\n  orca image list --json | jq '.[] | select(.cached)'")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build an image with mmdebstrap (nothing happens when its pinned content is cached). The
+    /// first build pins it in configs/images.lock; later builds must reproduce that pin.
+    #[command(after_help = "Examples:\n  orca image build debian-12-minimal\n  orca image build debian-12 debian-11\n  ORCA_UBUNTU_MIRROR=http://mirror.example/ubuntu orca image build ubuntu-22.04\n\nExit codes: 0 built or cached · 2 unknown image · 3 mmdebstrap or apt failed · 4 the archive cannot be reached, or the build does not match its pin")]
+    Build {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Move an image's pin to the archive as it is now, building it if needed.
+    #[command(after_help = "Examples:\n  orca image pin debian-12\n  git diff configs/images.lock")]
+    Pin {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove an image's cached content (its pin stays; the next use rebuilds it).
+    #[command(after_help = "Examples:\n  orca image rm debian-12")]
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove cached images the lock does not pin and leftovers of interrupted builds.
+    #[command(after_help = "Examples:\n  orca image gc\n  orca image gc --debs   also the downloaded packages")]
+    Gc {
+        /// Also remove the downloaded packages kept for rebuilds.
+        #[arg(long)]
+        debs: bool,
     },
 }
 
@@ -641,6 +683,7 @@ fn prints_only(cmd: &Command) -> bool {
         Command::Validate(_)
             | Command::Plan(_)
             | Command::Kernel(KernelCommand::List { .. })
+            | Command::Image(ImageCommand::List { .. })
             | Command::Gen(_)
             | Command::Completions(_)
     )
@@ -664,6 +707,8 @@ fn needs_linux(cmd: &Command) -> Option<&'static str> {
         Command::Uninstall(_) => "uninstall",
         Command::Agent(_) => "agent",
         Command::Suite(_) => "suite",
+        Command::Image(ImageCommand::Build { .. }) => "image build",
+        Command::Image(ImageCommand::Pin { .. }) => "image pin",
         _ => return None,
     })
 }
@@ -693,6 +738,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Build(a) => build::run(a),
         Command::Clean(a) => build::clean(a),
         Command::Kernel(c) => kernel::run(c),
+        Command::Image(c) => image::run(c),
         Command::Run(a) => vm::run(a),
         Command::Start(a) => vm::start(a),
         Command::Stop(a) => vm::stop(a),

@@ -109,8 +109,17 @@ pub fn render(p: &Plan) -> String {
     }
     let _ = writeln!(o, "\nImages");
     for i in &p.images {
-        let what = match i.kind {
-            ImageKind::Host => "the host root, read-only over 9p, with a tmpfs overlay",
+        let what = match &i.kind {
+            ImageKind::Host => "the host root, read-only over 9p, with a tmpfs overlay".to_string(),
+            ImageKind::Distro(d) => {
+                let pkgs = if d.packages.is_empty() {
+                    "essential packages only".to_string()
+                } else {
+                    format!("+ {}", d.packages.join(" "))
+                };
+                let kernel = d.kernel.as_deref().map(|k| format!(", kernel {k}")).unwrap_or_default();
+                format!("{} {} (mmdebstrap, {pkgs}){kernel}", d.archive, d.suite)
+            }
         };
         let _ = writeln!(o, "  {}: {what}", i.name);
     }

@@ -133,16 +133,29 @@ fn is_debian_release(suite: &str) -> bool {
     NAMES.contains(&suite.split('-').next().unwrap_or(suite))
 }
 
+/// Ubuntu's suite names, for images built from the Ubuntu archive.
+fn is_ubuntu_release(suite: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "xenial", "bionic", "focal", "jammy", "kinetic", "lunar", "mantic", "noble", "oracular", "plucky",
+        "questing",
+    ];
+    NAMES.contains(&suite.split('-').next().unwrap_or(suite))
+}
+
 fn mirror_from(entries: &[Entry]) -> Option<Mirror> {
+    mirror_with(entries, is_debian_release)
+}
+
+fn mirror_with(entries: &[Entry], is_release: fn(&str) -> bool) -> Option<Mirror> {
     let main = entries.iter().find(|e| {
         e.suites
             .iter()
-            .any(|s| is_debian_release(s) && !s.ends_with("-security"))
+            .any(|s| is_release(s) && !s.ends_with("-security"))
     })?;
     let security = entries.iter().find(|e| {
         e.suites
             .iter()
-            .any(|s| s.ends_with("-security") && is_debian_release(s))
+            .any(|s| s.ends_with("-security") && is_release(s))
     });
     let keyring = main
         .signed_by
@@ -156,12 +169,15 @@ fn mirror_from(entries: &[Entry]) -> Option<Mirror> {
     })
 }
 
-/// The host's Debian mirror, from `/etc/apt/sources.list.d/*.sources`, `*.list` and
-/// `/etc/apt/sources.list` (`$ORCA_APT_ETC` replaces `/etc/apt`, for tests).
-pub fn host_mirror() -> Result<Mirror> {
-    let etc = std::env::var_os("ORCA_APT_ETC")
+/// The `/etc/apt` orca reads (`$ORCA_APT_ETC` replaces it, for tests).
+fn apt_etc() -> PathBuf {
+    std::env::var_os("ORCA_APT_ETC")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/apt"));
+        .unwrap_or_else(|| PathBuf::from("/etc/apt"))
+}
+
+/// Every enabled `deb` entry of the host's apt sources.
+fn host_entries(etc: &Path) -> Vec<Entry> {
     let mut entries = Vec::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(etc.join("sources.list.d"))
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
@@ -176,7 +192,24 @@ pub fn host_mirror() -> Result<Mirror> {
             _ => {}
         }
     }
-    mirror_from(&entries).ok_or_else(|| {
+    entries
+}
+
+/// The host's mirror of `archive` (`debian` or `ubuntu`), `None` when its sources have none.
+pub fn host_mirror_of(archive: &str) -> Result<Option<Mirror>> {
+    let entries = host_entries(&apt_etc());
+    Ok(match archive {
+        "debian" => mirror_from(&entries),
+        "ubuntu" => mirror_with(&entries, is_ubuntu_release),
+        _ => None,
+    })
+}
+
+/// The host's Debian mirror, from `/etc/apt/sources.list.d/*.sources`, `*.list` and
+/// `/etc/apt/sources.list` (`$ORCA_APT_ETC` replaces `/etc/apt`, for tests).
+pub fn host_mirror() -> Result<Mirror> {
+    let etc = apt_etc();
+    mirror_from(&host_entries(&etc)).ok_or_else(|| {
         anyhow::Error::new(
             Fail::new(Exit::KernelUnavailable, format!("no Debian mirror is configured in {}", etc.display()))
                 .hint("Debian kernel packages are fetched through the host's apt mirror; add a Debian source to /etc/apt/sources.list.d/, or pin the kernel with a url or file source"),

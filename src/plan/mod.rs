@@ -7,6 +7,7 @@
 //! The types below are the contract between the spec layer and the backends. Every field's doc
 //! comment says what it means and what it defaults to.
 
+pub mod images;
 pub mod types;
 
 pub use types::*;

@@ -111,16 +111,20 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
         })
         .collect();
 
-    plan.images = vec![Image {
-        name: "host".into(),
-        kind: ImageKind::Host,
-    }];
-    // The spec layer refuses duplicate images; only a declared `host` repeats the builtin.
-    let declared = specs.images.iter().filter(|i| i.name.value != "host");
-    plan.images.extend(declared.map(|i| Image {
-        name: i.name.value.clone(),
-        kind: ImageKind::Host,
-    }));
+    // The plan holds the images its specs declare or use; `images::catalog` has the rest.
+    let used: HashSet<&str> = specs
+        .vms
+        .iter()
+        .filter_map(|v| v.image.as_ref())
+        .chain(specs.matrices.iter().flat_map(|m| m.entries.iter().map(|e| &e.image)))
+        .map(|i| i.value.as_str())
+        .collect();
+    plan.images = super::images::resolve_all(&specs.images)
+        .into_iter()
+        .filter(|i| {
+            i.name == "host" || used.contains(i.name.as_str()) || specs.images.iter().any(|d| d.name.value == i.name)
+        })
+        .collect();
 
     plan.vms = specs
         .vms
@@ -182,7 +186,8 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
 
 /// Name lookups over the catalog and VMs, so that resolution stays linear in the specs' size.
 struct Index {
-    images: HashSet<String>,
+    /// Image name → whether VMs can boot it (the host root; distro images not yet).
+    images: HashMap<String, bool>,
     /// Kernel version → whether the catalog has a source for it.
     kernels: HashMap<String, bool>,
     /// VM name → its kernel.
@@ -193,7 +198,11 @@ struct Index {
 impl Index {
     fn new(plan: &Plan) -> Index {
         Index {
-            images: plan.images.iter().map(|i| i.name.clone()).collect(),
+            images: plan
+                .images
+                .iter()
+                .map(|i| (i.name.clone(), i.kind == ImageKind::Host))
+                .collect(),
             kernels: plan
                 .kernels
                 .iter()
@@ -206,12 +215,15 @@ impl Index {
 
     /// Why an image cannot be used here, if it cannot.
     fn image_problem(&self, image: &str) -> Option<String> {
-        if self.images.contains(image) {
-            return None;
+        match self.images.get(image) {
+            Some(true) => None,
+            Some(false) => Some(format!(
+                "image \"{image}\" is a distro image (`orca image build {image}` builds it), and this orca cannot boot VMs on distro images yet"
+            )),
+            None => Some(format!(
+                "image \"{image}\" is not in the image catalog (`orca image list`); declare it with image \"{image}\" {{ base = \"debian-12\" }}"
+            )),
         }
-        Some(format!(
-            "image \"{image}\" is not declared; add image \"{image}\" {{ type = \"host\" }} or use image = \"host\""
-        ))
     }
 
     /// Why a kernel cannot be booted here, if it cannot.

@@ -136,6 +136,30 @@ pub struct Image {
 pub enum ImageKind {
     /// The host root, shared read-only over 9p, with a tmpfs overlay for writes.
     Host,
+    /// A distro root filesystem built with mmdebstrap (variant minbase, plus `packages`) from an
+    /// archive's suite, pinned in the project's image lock and cached by content hash.
+    Distro(DistroImage),
+}
+
+/// What a distro image is built from, with its `base` chain already folded in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DistroImage {
+    /// `debian` or `ubuntu`.
+    pub archive: String,
+    /// The archive's suite, e.g. `bookworm`.
+    pub suite: String,
+    /// The catalog kernel the image boots unless a spec names one; `None` for the newest.
+    pub kernel: Option<String>,
+    /// Packages installed on top of the essential set (minbase), sorted, each once: the base
+    /// chain's and the image's own. Empty for a `-minimal` image.
+    pub packages: Vec<String>,
+    /// The archive URL to build from; `None` for the host's apt sources (Debian) or
+    /// `ORCA_UBUNTU_MIRROR` / `ORCA_DEBIAN_MIRROR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<String>,
+    /// The image this one extends, if any (for messages; its fields are folded in above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 /// A VM spec.

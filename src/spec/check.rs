@@ -82,4 +82,5 @@ pub fn check(specs: &Specs, diags: &mut Vec<Diagnostic>) {
         specs.matrices.iter().map(|m| ("test_matrix", &m.loc)).collect(),
         "a plan holds one matrix: validate or run matrix files one at a time",
     );
+    super::read::image::check(specs, diags);
 }

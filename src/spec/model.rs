@@ -76,7 +76,10 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("debian", &["package", "version", "suite", "sha256"]),
     ("url", &["url", "sha256"]),
     ("kernel file", &["path", "sha256"]),
-    ("image", &["type"]),
+    (
+        "image",
+        &["type", "base", "archive", "suite", "kernel", "packages", "mirror"],
+    ),
 ];
 
 /// The keys a kind accepts (empty for an unknown kind).
@@ -166,10 +169,26 @@ pub enum SourceSpec {
     },
 }
 
-/// `image "NAME" { type = "host" }`.
+/// `image "NAME" { type = "host" }`, or a distro image:
+/// `image "NAME" { base = "debian-12" packages = [...] }` /
+/// `image "NAME" { archive = "debian" suite = "bookworm" kernel = "6.1" }`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageSpec {
     pub name: At<String>,
+    /// `type = "host"`: the host root. Every other field is then absent.
+    pub host: bool,
+    /// `base`: the catalog image this one extends.
+    pub base: Option<At<String>>,
+    /// `archive`: `debian` or `ubuntu` (with `suite`, instead of `base`).
+    pub archive: Option<String>,
+    /// `suite`: the archive's suite, e.g. `bookworm`.
+    pub suite: Option<String>,
+    /// `kernel`: the catalog kernel the image boots by default.
+    pub kernel: Option<String>,
+    /// `packages`: installed at build time, added to the base's.
+    pub packages: Vec<String>,
+    /// `mirror`: the archive URL to build from, instead of the host's apt sources.
+    pub mirror: Option<String>,
 }
 
 /// `vm { }`.

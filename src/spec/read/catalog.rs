@@ -2,7 +2,7 @@
 //! `image "NAME" { }`.
 
 use super::fields::{At, Cx, Fields};
-use crate::spec::model::{ImageSpec, KernelSpec, ProgramSpec, SourceSpec, Specs, ToolchainSpec};
+use crate::spec::model::{KernelSpec, ProgramSpec, SourceSpec, Specs, ToolchainSpec};
 use crate::spec::syntax::Block;
 
 /// The BPF targets clang knows.
@@ -25,7 +25,7 @@ pub fn read(cx: &mut Cx, top: &Fields, out: &mut Specs) {
         }
     }
     for b in top.blocks("image") {
-        if let Some(i) = image(cx, b) {
+        if let Some(i) = super::image::read(cx, b) {
             out.images.push(i);
         }
     }
@@ -210,38 +210,5 @@ fn kernel(cx: &mut Cx, b: &Block) -> Option<KernelSpec> {
         release,
         nixpkgs,
         sources,
-    })
-}
-
-fn image(cx: &mut Cx, b: &Block) -> Option<ImageSpec> {
-    let label = cx.labels(b, 1, "image \"NAME\" { type = \"host\" }")?[0].clone();
-    let f = Fields::body("image", b.ident.span.clone(), &b.body);
-    f.check(cx, &[], &[]);
-    let ty = f.require(cx, "type", "type = \"host\"").and_then(|e| {
-        let t = cx.string(e, "type")?;
-        if t != "host" {
-            cx.error(
-                e.span.clone(),
-                format!("unknown image type \"{t}\""),
-                "the supported image type is \"host\": the host root shared read-only",
-            );
-            return None;
-        }
-        Some(t)
-    });
-    ty?;
-    if label.text.is_empty() {
-        cx.error(
-            label.span.clone(),
-            "the image name is empty",
-            "name the image, e.g. image \"host\"",
-        );
-        return None;
-    }
-    Some(ImageSpec {
-        name: At {
-            value: label.text,
-            loc: cx.loc(label.span),
-        },
     })
 }

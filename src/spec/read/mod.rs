@@ -3,6 +3,7 @@
 
 mod catalog;
 pub mod fields;
+pub mod image;
 mod matrix;
 mod named;
 mod pipeline;
