@@ -163,13 +163,13 @@ fn is_dynamic(elf: &[u8]) -> bool {
 }
 
 /// A cpio newc writer with fixed owners and times, so the same inputs give the same bytes.
-struct Archive {
+pub(crate) struct Archive {
     out: Vec<u8>,
     ino: u32,
 }
 
 impl Archive {
-    fn new(out: Vec<u8>) -> Archive {
+    pub(crate) fn new(out: Vec<u8>) -> Archive {
         Archive { out, ino: 1 }
     }
 
@@ -186,15 +186,15 @@ impl Archive {
         Ok(())
     }
 
-    fn dir(&mut self, name: &str) -> Result<()> {
+    pub(crate) fn dir(&mut self, name: &str) -> Result<()> {
         self.entry(name, 0o040755, &[])
     }
 
-    fn file(&mut self, name: &str, perm: u32, data: &[u8]) -> Result<()> {
+    pub(crate) fn file(&mut self, name: &str, perm: u32, data: &[u8]) -> Result<()> {
         self.entry(name, 0o100000 | perm, data)
     }
 
-    fn finish(self) -> Result<Vec<u8>> {
+    pub(crate) fn finish(self) -> Result<Vec<u8>> {
         Ok(cpio::newc::trailer(self.out)?)
     }
 }

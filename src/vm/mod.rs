@@ -39,6 +39,7 @@
 //! binary (`orca agent`), at the same absolute path as on the host.
 
 pub mod accel;
+pub mod agentkit;
 pub mod bootimage;
 pub mod conn;
 pub mod daemon;
