@@ -50,6 +50,7 @@ pub mod ops;
 pub mod protocol;
 pub mod qemu;
 pub mod qmp;
+pub mod rootfs;
 pub mod setup;
 pub mod state;
 pub mod term;
