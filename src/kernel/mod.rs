@@ -7,6 +7,8 @@
 //!   a kill at any moment leaves no half-written entry. A warm `prepare` reads one small manifest.
 //! - [`module_closure`] lists the modules to `insmod`, dependencies first, read from each
 //!   module's `.modinfo` (no depmod), decompressed so that busybox `insmod` can load them.
+//! - [`modules::index`] runs the host's `depmod` once over the packaged modules, so `modprobe`
+//!   and the kernel's autoload work in guests, which see that directory at `/lib/modules/<release>`.
 //! - [`check_config`] refuses a kernel that lacks an option orca needs ([`BOOT_NEEDS`]), naming
 //!   every missing option at once (exit 5).
 //!
@@ -168,7 +170,7 @@ pub fn prepare_in(kernel: &plan::Kernel, root: &Path) -> Result<Prepared> {
         Some(c) => Kconfig::read(&tree.join(c))?,
         None => Kconfig::default(),
     };
-    Ok(Prepared {
+    let p = Prepared {
         version: v.clone(),
         release: manifest.release,
         vmlinuz: tree.join(&manifest.vmlinuz),
@@ -184,7 +186,9 @@ pub fn prepare_in(kernel: &plan::Kernel, root: &Path) -> Result<Prepared> {
         tree,
         parts,
         packages: manifest.packages,
-    })
+    };
+    modules::index(&p)?;
+    Ok(p)
 }
 
 /// Fetches every part and unpacks them into a temporary directory beside `tree`, then renames

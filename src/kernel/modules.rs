@@ -88,6 +88,64 @@ pub fn read_plain(path: &Path) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The file that says a tree's module directory has been indexed by depmod.
+const INDEXED: &str = "modules-indexed";
+
+/// Where `depmod` is: `PATH`, then the sbin folders a non-root user's `PATH` often lacks.
+fn depmod_binary() -> Option<PathBuf> {
+    crate::process::on_path("depmod").or_else(|| {
+        ["/usr/sbin/depmod", "/sbin/depmod"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| crate::process::is_executable(p))
+    })
+}
+
+/// Indexes the kernel's packaged modules once, with the host's `depmod`, into the module
+/// directory of the cached tree (`modules.dep`, `modules.alias`, `modules.symbols` and their
+/// `.bin` forms): what `modprobe` and the kernel's own autoload (`request_module`) read in the
+/// guest, where that directory is mounted at `/lib/modules/<release>`. Debian's packages do not
+/// ship these files; their postinst runs depmod. Done under the kernel's lock, marked done by a
+/// file written last, so a killed or concurrent orca never leaves or reads half an index.
+pub fn index(p: &Prepared) -> Result<()> {
+    if p.modules.is_empty() || p.tree.join(INDEXED).is_file() {
+        return Ok(());
+    }
+    let locks = crate::paths::cache_dir("kernels")?.join("locks");
+    let _lock = super::lock::exclusive(&locks.join(format!("{}.depmod", p.id)))?;
+    if p.tree.join(INDEXED).is_file() {
+        return Ok(());
+    }
+    let Some(depmod) = depmod_binary() else {
+        return Err(anyhow::Error::new(
+            Fail::new(
+                Exit::Infra,
+                format!(
+                    "kernel {} ({}): depmod is not installed; orca needs it to index the kernel's modules for modprobe in the guest",
+                    p.version, p.release
+                ),
+            )
+            .hint("install kmod (Debian: apt-get install kmod), which also gives the guest its modprobe"),
+        ));
+    };
+    let step = crate::ui::Step::start(format!("kernel {}: indexing {} modules", p.version, p.modules.len()));
+    let mut cmd = std::process::Command::new(&depmod);
+    cmd.arg("-b").arg(&p.tree).arg(&p.release);
+    crate::process::run_ok(&mut cmd, "depmod", std::time::Duration::from_secs(600))
+        .with_context(|| format!("kernel {} ({}): indexing its modules", p.version, p.release))?;
+    if !p.modules_dir.join("modules.dep").is_file() {
+        bail!(
+            "kernel {} ({}): depmod wrote no modules.dep into {}",
+            p.version,
+            p.release,
+            p.modules_dir.display()
+        );
+    }
+    crate::paths::write_atomic(&p.tree.join(INDEXED), depmod.to_string_lossy().as_bytes())?;
+    step.done("modules.dep written");
+    Ok(())
+}
+
 /// The wanted modules and everything they depend on, dependencies first, each once. Modules built
 /// into the image are left out (they need no loading). A kernel that ships no modules at all (a
 /// bare image) is taken to have everything built in; its config check is what catches a lack.

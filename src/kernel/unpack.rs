@@ -6,6 +6,9 @@
 //! <tree>/lib/modules/<release>/        modules.builtin, modules.order, modules.builtin.modinfo
 //!                                      and kernel/**/*.ko[.xz|.zst] exactly as packaged
 //! <tree>/plain/<name>.ko               decompressed modules, made on demand by `modules::closure`
+//! <tree>/lib/modules/<release>/modules.{dep,alias,symbols,…}[.bin]
+//!                                      depmod's index, written once by `modules::index`
+//! <tree>/modules-indexed               says that index is complete
 //! <tree>/manifest.json                 what was found (written last)
 //! ```
 //!

@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # orca's guest init: PID 1 of the initramfs orca writes (src/vm/initramfs.rs).
 #
-# It loads the kernel's own modules, builds the guest's root (the host's root over 9p, or virtiofs
+# It loads the kernel's boot modules, builds the guest's root (the host's root over 9p, or virtiofs
 # on kernels without 9p, read-only, under a tmpfs overlay for writes), mounts the declared shares and tmpfs mounts, and hands over
 # to the orca agent at the same absolute path as on the host. Per-boot settings come from
 # /orca/boot.sh, a second cpio archive orca appends for each boot. Any failure is said on the
@@ -79,6 +79,19 @@ share() {
 tmpfs_at() {
   $b mkdir -p "$r$1" && $b mount -t tmpfs -o "size=${2}m,mode=1777" tmpfs "$r$1" || die "cannot mount a tmpfs at $1"
 }
+# The booted kernel's modules with depmod's index, at /lib/modules/<release>: the host's cached
+# tree, seen through the root share and bound there, so modprobe and the kernel's own autoload
+# (ip link add ... type veth, tc qdisc add ... clsact) work. /lib is usr/lib on merged-usr roots.
+if [ -n "$MODULES" ]; then
+  md=$r/lib/modules
+  [ -L $r/lib ] && md=$r/usr/lib/modules
+  if [ -d "$r$MODULES" ]; then
+    $b mkdir -p "$md/$RELEASE" && $b mount -o bind "$r$MODULES" "$md/$RELEASE" ||
+      die "cannot mount the kernel's modules at /lib/modules/$RELEASE"
+  else
+    echo "orca-init: the kernel's modules ($MODULES) are not visible in the guest; modprobe will not find them"
+  fi
+fi
 mark system mounts done
 mounts
 if [ -n "$NETWORK" ]; then
@@ -89,6 +102,6 @@ fi
 
 mark switching root
 [ -x "$r$EXE" ] || die "the orca binary $EXE is not visible in the guest"
-unset orca_probe orca_trace SHARE_FS MSIZE ROOT_CACHE SHARE_CACHE NETWORK b r
+unset orca_probe orca_trace SHARE_FS MSIZE ROOT_CACHE SHARE_CACHE NETWORK MODULES RELEASE md b r
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux
 exec /bin/busybox switch_root /newroot "$EXE" agent --port /dev/virtio-ports/org.orca.agent

@@ -100,6 +100,11 @@ pub struct BootConfig {
     /// tmpfs mounts as (guest path, size in MiB).
     pub tmpfs: Vec<(String, u64)>,
     pub network: bool,
+    /// The kernel's module folder on the host (canonical, seen in the guest through the root
+    /// share), bound at `/lib/modules/<release>`; `None` for a kernel without modules.
+    pub modules: Option<PathBuf>,
+    /// What `uname -r` prints: the module folder's name in the guest.
+    pub release: String,
 }
 
 impl BootConfig {
@@ -114,6 +119,15 @@ impl BootConfig {
         var("ROOT_CACHE", &self.root_cache);
         var("SHARE_CACHE", &self.share_cache);
         var("NETWORK", if self.network { "1" } else { "" });
+        var(
+            "MODULES",
+            &self
+                .modules
+                .as_ref()
+                .map(|m| m.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        var("RELEASE", &self.release);
         s.push_str("mounts() {\n  :\n");
         for (tag, dest, ro) in &self.shares {
             s.push_str(&format!(
@@ -215,6 +229,8 @@ mod tests {
             shares: vec![("orca.share0".into(), "/it's here".into(), false)],
             tmpfs: vec![("/scratch".into(), 64)],
             network: false,
+            modules: Some("/c/kernels/v1/x/lib/modules/6.1.0-50-amd64".into()),
+            release: "6.1.0-50-amd64".into(),
         };
         let s = cfg.script();
         assert!(s.contains("EXE='/opt/my orca/orca'\n"), "{s}");
@@ -222,6 +238,7 @@ mod tests {
         assert!(s.contains("tmpfs_at '/scratch' 64\n"), "{s}");
         assert!(s.contains("NETWORK=''\n"), "{s}");
         assert!(s.contains("SHARE_FS='virtiofs'\n"), "{s}");
+        assert!(s.contains("MODULES='/c/kernels/v1/x/lib/modules/6.1.0-50-amd64'\nRELEASE='6.1.0-50-amd64'\n"), "{s}");
     }
 
     #[test]

@@ -223,6 +223,14 @@ impl Machine {
                 })
                 .collect(),
             network: cfg.network,
+            modules: if k.modules.is_empty() {
+                None
+            } else {
+                Some(k.modules_dir.canonicalize().with_context(|| {
+                    format!("locating the kernel's modules at {}", k.modules_dir.display())
+                })?)
+            },
+            release: k.release.clone(),
         };
         initramfs::assemble(&base, &boot, &initrd)?;
         // ORCA_VM_CONSOLE keeps the serial console in a file of the user's choosing, for debugging.
