@@ -91,7 +91,7 @@ fn archive_in(exe: &Path, area: &Path) -> Result<PathBuf> {
         ));
     };
     let mut w = Archive::new(Vec::with_capacity(bytes.len() + (4 << 20)));
-    for d in ["agent", "agent/lib"] {
+    for d in ["agent", "agent/lib", "agent/bin"] {
         w.dir(d)?;
     }
     w.file("agent/orca", 0o755, &bytes)?;
@@ -114,7 +114,7 @@ fn archive_in(exe: &Path, area: &Path) -> Result<PathBuf> {
         run.push_str(&format!("exec {GUEST_DIR}/orca \"$@\"\n"));
     }
     // `orca` on the guest's PATH for users' commands (`orca --version` in an image).
-    w.file("agent/bin-orca", 0o755, run.as_bytes())?;
+    w.file("agent/bin/orca", 0o755, run.as_bytes())?;
     let mut loader_line = String::new();
     if let Some(loader) = &needs.loader {
         loader_line = loader.file_name().unwrap_or_default().to_string_lossy().into_owned();
