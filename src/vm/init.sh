@@ -51,12 +51,18 @@ else
   $b mount -t 9p -o "ro,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$ROOT_CACHE" orca.root /lower ||
     die "cannot mount the host root over 9p"
 fi
-$b mount -t tmpfs -o mode=0755 orca.rw /rw
+$b mount -t tmpfs -o "mode=0755${RW_SIZE:+,size=${RW_SIZE}m}" orca.rw /rw
 $b mkdir -p /rw/upper /rw/work
 $b mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work orca.root $r ||
   die "cannot put the tmpfs overlay on the host root"
 
 mark root mounted
+# /run is the guest's own (the host's sockets and pid files mean nothing here). The write layer
+# is read-only at /run/orca/upper: what a provision script changed is archived from there and
+# kept on the host as a provisioned root. (Before /proc moves: remount reads /proc/mounts.)
+$b mount -t tmpfs -o mode=0755 run $r/run
+$b mkdir -p $r/run/orca/upper && $b mount --bind /rw/upper $r/run/orca/upper &&
+  $b mount -o remount,bind,ro $r/run/orca/upper || die "cannot expose the write layer"
 $b mount --move /proc $r/proc
 $b mount --move /sys $r/sys
 $b mount --move /dev $r/dev
@@ -64,8 +70,7 @@ $b mkdir -p $r/dev/pts $r/dev/shm $r/dev/virtio-ports
 $b mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $r/dev/pts
 $b mount -t tmpfs -o mode=1777 shm $r/dev/shm
 # /tmp stays the host's, written through the overlay: commands started from a host folder under
-# /tmp find it. /run is the guest's own (the host's sockets and pid files mean nothing here).
-$b mount -t tmpfs -o mode=0755 run $r/run
+# /tmp find it.
 $b mount -t cgroup2 cgroup2 $r/sys/fs/cgroup 2>/dev/null
 $b mount -t bpf bpf $r/sys/fs/bpf 2>/dev/null
 $b mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
@@ -91,7 +96,11 @@ tmpfs_at() {
 # The booted kernel's modules with depmod's index, at /lib/modules/<release>: the host's cached
 # tree, seen through the root share and bound there, so modprobe and the kernel's own autoload
 # (ip link add ... type veth, tc qdisc add ... clsact) work. /lib is usr/lib on merged-usr roots.
-if [ -n "$MODULES" ]; then
+if [ -n "$MODULES_TAG" ]; then
+  md=/lib/modules
+  [ -L $r/lib ] && md=/usr/lib/modules
+  share "$MODULES_TAG" "$md/$RELEASE" ro
+elif [ -n "$MODULES" ]; then
   md=$r/lib/modules
   [ -L $r/lib ] && md=$r/usr/lib/modules
   if [ -d "$r$MODULES" ]; then
@@ -110,7 +119,21 @@ if [ -n "$NETWORK" ]; then
 fi
 
 mark switching root
-[ -x "$r$EXE" ] || die "the orca binary $EXE is not visible in the guest"
-unset orca_probe orca_trace orca_test_hang orca_test_panic SHARE_FS MSIZE ROOT_CACHE SHARE_CACHE NETWORK MODULES RELEASE md b r
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux
-exec /bin/busybox switch_root /newroot "$EXE" agent --port /dev/virtio-ports/org.orca.agent
+port=/dev/virtio-ports/org.orca.agent
+if [ -n "$AGENT_KIT" ]; then
+  # An image root: orca runs from the kit, through the kit's own loader and C library.
+  k=/run/orca/agent
+  $b cp -a /agent $r$k || die "cannot copy the agent kit into the guest"
+  loader=$($b cat /agent/loader)
+  if [ -n "$loader" ]; then
+    set -- $k/lib/$loader --library-path $k/lib $k/orca agent --port $port
+  else
+    set -- $k/orca agent --port $port
+  fi
+else
+  [ -x "$r$EXE" ] || die "the orca binary $EXE is not visible in the guest"
+  set -- "$EXE" agent --port $port
+fi
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${AGENT_KIT:+:/run/orca/agent/bin} HOME=/root TERM=linux
+unset orca_probe orca_trace orca_test_hang orca_test_panic SHARE_FS MSIZE ROOT_CACHE SHARE_CACHE NETWORK MODULES MODULES_TAG RELEASE AGENT_KIT RW_SIZE md b r k loader port
+exec /bin/busybox switch_root /newroot "$@"

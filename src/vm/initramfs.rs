@@ -105,6 +105,13 @@ pub struct BootConfig {
     pub modules: Option<PathBuf>,
     /// What `uname -r` prints: the module folder's name in the guest.
     pub release: String,
+    /// On an image root: the tag of the share holding the kernel's modules, mounted at
+    /// `/lib/modules/<release>` (the host's tree is not visible through such a root).
+    pub modules_tag: Option<String>,
+    /// On an image root: the agent comes from the agent kit appended to the initramfs.
+    pub agent_kit: bool,
+    /// The size of the write layer's tmpfs in MiB (`None`: tmpfs's default).
+    pub rw_mib: Option<u64>,
 }
 
 impl BootConfig {
@@ -128,6 +135,9 @@ impl BootConfig {
                 .unwrap_or_default(),
         );
         var("RELEASE", &self.release);
+        var("MODULES_TAG", self.modules_tag.as_deref().unwrap_or(""));
+        var("AGENT_KIT", if self.agent_kit { "1" } else { "" });
+        var("RW_SIZE", &self.rw_mib.map(|m| m.to_string()).unwrap_or_default());
         s.push_str("mounts() {\n  :\n");
         for (tag, dest, ro) in &self.shares {
             s.push_str(&format!(
@@ -145,14 +155,19 @@ impl BootConfig {
     }
 }
 
-/// Writes `base` followed by the boot part for `cfg` to `out` (a file in the VM's temp dir).
-pub fn assemble(base: &Path, cfg: &BootConfig, out: &Path) -> Result<()> {
+/// Writes `base`, the agent kit's archive when the root is an image, and the boot part for `cfg`
+/// to `out` (a file in the VM's temp dir).
+pub fn assemble(base: &Path, cfg: &BootConfig, kit: Option<&Path>, out: &Path) -> Result<()> {
     let mut w = Archive::new(Vec::new());
     w.file("orca/boot.sh", 0o644, cfg.script().as_bytes())?;
     let part = w.finish()?;
     let mut f = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut b = std::fs::File::open(base).with_context(|| format!("opening {}", base.display()))?;
     std::io::copy(&mut b, &mut f)?;
+    if let Some(kit) = kit {
+        let mut k = std::fs::File::open(kit).with_context(|| format!("opening {}", kit.display()))?;
+        std::io::copy(&mut k, &mut f)?;
+    }
     // Each archive is padded to 4 bytes by cpio itself; Linux accepts concatenated archives.
     f.write_all(&part)?;
     Ok(())
@@ -177,13 +192,13 @@ fn is_dynamic(elf: &[u8]) -> bool {
 }
 
 /// A cpio newc writer with fixed owners and times, so the same inputs give the same bytes.
-struct Archive {
+pub(crate) struct Archive {
     out: Vec<u8>,
     ino: u32,
 }
 
 impl Archive {
-    fn new(out: Vec<u8>) -> Archive {
+    pub(crate) fn new(out: Vec<u8>) -> Archive {
         Archive { out, ino: 1 }
     }
 
@@ -200,15 +215,15 @@ impl Archive {
         Ok(())
     }
 
-    fn dir(&mut self, name: &str) -> Result<()> {
+    pub(crate) fn dir(&mut self, name: &str) -> Result<()> {
         self.entry(name, 0o040755, &[])
     }
 
-    fn file(&mut self, name: &str, perm: u32, data: &[u8]) -> Result<()> {
+    pub(crate) fn file(&mut self, name: &str, perm: u32, data: &[u8]) -> Result<()> {
         self.entry(name, 0o100000 | perm, data)
     }
 
-    fn finish(self) -> Result<Vec<u8>> {
+    pub(crate) fn finish(self) -> Result<Vec<u8>> {
         Ok(cpio::newc::trailer(self.out)?)
     }
 }
@@ -231,6 +246,9 @@ mod tests {
             network: false,
             modules: Some("/c/kernels/v1/x/lib/modules/6.1.0-50-amd64".into()),
             release: "6.1.0-50-amd64".into(),
+            modules_tag: None,
+            agent_kit: false,
+            rw_mib: None,
         };
         let s = cfg.script();
         assert!(s.contains("EXE='/opt/my orca/orca'\n"), "{s}");

@@ -54,6 +54,22 @@ pub struct VmConfig {
     pub boot_timeout: Duration,
     /// Words appended to the guest kernel's command line (after `ORCA_VM_CMDLINE`'s).
     pub extra_cmdline: Vec<String>,
+    /// The guest's root: the host's (default) or an image's root directory.
+    pub root: Root,
+    /// The size of the guest's write layer (the tmpfs under the root's overlay) in MiB; `None`
+    /// leaves tmpfs's default (half the guest's memory).
+    pub disk_mib: Option<u64>,
+}
+
+/// What a guest boots as its root file system, read-only under a tmpfs overlay.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Root {
+    /// The host's own root: the agent is the host's orca at the same path.
+    #[default]
+    Host,
+    /// An unpacked image (or a provisioned root made from one): shared read-only, with the
+    /// kernel's modules shared beside it and the agent brought in by the agent kit.
+    Image(PathBuf),
 }
 
 impl VmConfig {
@@ -76,6 +92,8 @@ impl VmConfig {
                 .map(Duration::from_secs_f64)
                 .unwrap_or(Duration::from_secs(10)),
             extra_cmdline: Vec::new(),
+            root: Root::Host,
+            disk_mib: None,
         }
     }
 }
@@ -209,7 +227,26 @@ impl Machine {
             }
         }
         trace("config checked");
-        let shares = shares(&cfg.mounts)?;
+        let mut shares = shares(&cfg.root, &cfg.mounts)?;
+        // On an image root the host's cached module tree is not visible through the root: it
+        // gets a share of its own, mounted at /lib/modules/<release> by init.
+        let modules_share = match (&cfg.root, k.modules.is_empty()) {
+            (Root::Image(_), false) => {
+                let source = k.modules_dir.canonicalize().with_context(|| {
+                    format!("locating the kernel's modules at {}", k.modules_dir.display())
+                })?;
+                shares.push((
+                    qemu::Share {
+                        tag: "orca.modules".into(),
+                        source,
+                        readonly: true,
+                    },
+                    String::new(),
+                ));
+                true
+            }
+            _ => false,
+        };
         let image = bootimage::boot_image(k)?;
         trace("boot image");
         let base = initramfs::base(k, &modules)?;
@@ -233,6 +270,7 @@ impl Machine {
             shares: shares
                 .iter()
                 .skip(1)
+                .filter(|(s, _)| s.tag != "orca.modules")
                 .map(|(s, dest)| (s.tag.clone(), dest.clone(), s.readonly))
                 .collect(),
             tmpfs: cfg
@@ -244,7 +282,10 @@ impl Machine {
                 })
                 .collect(),
             network: cfg.network,
-            modules: if k.modules.is_empty() {
+            modules_tag: modules_share.then(|| "orca.modules".to_string()),
+            agent_kit: matches!(cfg.root, Root::Image(_)),
+            rw_mib: cfg.disk_mib,
+            modules: if k.modules.is_empty() || modules_share {
                 None
             } else {
                 Some(k.modules_dir.canonicalize().with_context(|| {
@@ -253,7 +294,11 @@ impl Machine {
             },
             release: k.release.clone(),
         };
-        initramfs::assemble(&base, &boot, &initrd)?;
+        let kit = match cfg.root {
+            Root::Image(_) => Some(super::agentkit::archive(&boot.exe)?),
+            Root::Host => None,
+        };
+        initramfs::assemble(&base, &boot, kit.as_deref(), &initrd)?;
         // ORCA_VM_CONSOLE keeps the serial console in a file of the user's choosing, for debugging.
         let console = std::env::var_os("ORCA_VM_CONSOLE")
             .map(PathBuf::from)
@@ -423,6 +468,51 @@ impl Machine {
     pub fn copy_out(&mut self, src: &str, dest: &Path) -> Result<()> {
         let deadline = Instant::now() + accel::scaled(Duration::from_secs(300), self.accel);
         ops::copy_out(&self.conn, src, dest, Some(deadline)).map_err(|e| self.explain(e))
+    }
+
+    /// Archives what the guest changed on its root since boot (the overlay's write layer) into
+    /// the host file `out`, with the image's own GNU tar: whiteouts as 0:0 character devices and
+    /// opaque directories as `trusted.overlay.opaque` xattrs, which [`super::rootfs::apply`] reads.
+    /// Downloaded packages (`/var/cache/apt/archives/*.deb`) are left out.
+    pub fn capture_upper(&mut self, out: &Path, deadline: Instant) -> Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+        let mut err = Vec::new();
+        let mut failed: Option<std::io::Error> = None;
+        let req = ExecRequest::shell(
+            "sync && exec tar --create --file=- --numeric-owner --xattrs --xattrs-include='trusted.overlay.*' \
+             --exclude='./var/cache/apt/archives/*.deb' --exclude='./var/cache/apt/*.bin' \
+             --directory=/run/orca/upper .",
+        );
+        let res = self.exec_until(
+            &req,
+            &mut |stream, bytes| match stream {
+                Stream::Stdout => {
+                    if failed.is_none()
+                        && let Err(e) = file.write_all(bytes)
+                    {
+                        failed = Some(e);
+                    }
+                }
+                Stream::Stderr => err.extend_from_slice(bytes),
+            },
+            Some(deadline),
+        )?;
+        if let Some(e) = failed {
+            return Err(e).with_context(|| format!("writing {}", out.display()));
+        }
+        if res.exit_code() != 0 {
+            return Err(fail!(
+                Exit::Infra,
+                "archiving the provisioned changes in {} failed (tar exit {}): {}",
+                self.name,
+                res.exit_code(),
+                String::from_utf8_lossy(&err).trim()
+            )
+            .into());
+        }
+        file.sync_all()?;
+        Ok(())
     }
 
     /// An interactive shell on this terminal.
@@ -637,11 +727,24 @@ fn has_module(k: &Prepared, name: &str) -> bool {
 }
 
 /// The host root and the declared shares, with their tags and guest paths.
-fn shares(mounts: &[Mount]) -> Result<Vec<(qemu::Share, String)>> {
+fn shares(root: &Root, mounts: &[Mount]) -> Result<Vec<(qemu::Share, String)>> {
+    let source = match root {
+        Root::Host => PathBuf::from("/"),
+        Root::Image(dir) => {
+            if !dir.join("bin/sh").exists() && !dir.join("usr/bin/sh").exists() {
+                return Err(fail!(
+                    Exit::Infra,
+                    "the image root {} has no /bin/sh; it is not an unpacked root file system",
+                    dir.display()
+                ));
+            }
+            dir.clone()
+        }
+    };
     let mut out = vec![(
         qemu::Share {
             tag: "orca.root".into(),
-            source: "/".into(),
+            source,
             readonly: true,
         },
         "/".to_string(),

@@ -39,6 +39,7 @@
 //! binary (`orca agent`), at the same absolute path as on the host.
 
 pub mod accel;
+pub mod agentkit;
 pub mod bootimage;
 pub mod conn;
 pub mod daemon;
@@ -49,6 +50,7 @@ pub mod ops;
 pub mod protocol;
 pub mod qemu;
 pub mod qmp;
+pub mod rootfs;
 pub mod setup;
 pub mod state;
 pub mod term;
