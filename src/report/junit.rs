@@ -75,7 +75,7 @@ fn suite(c: &CellResult, name: &str) -> TestSuite {
                 log: st.output.clone(),
                 expectation: None,
             };
-            s.add_test_case(case(&t, class, None));
+            s.add_test_case(case(&t, class, None, flaky));
         } else {
             let took = crate::ui::duration(Duration::from_millis(st.duration_ms));
             s.add_property(Property::new(
