@@ -122,6 +122,7 @@ pub fn run(plan: &Plan, pipeline: &Pipeline, opts: &Options) -> Result<Report> {
             }
             match prepare(&ctx, pipeline, s, selection.as_ref(), opts.no_cache, &done) {
                 Ok(Prepared::Settled(d)) => {
+                    let d = *d;
                     view.finished(&d.result);
                     done.insert(name.clone(), d);
                 }
@@ -205,7 +206,7 @@ pub fn run(plan: &Plan, pipeline: &Pipeline, opts: &Options) -> Result<Report> {
 }
 
 enum Prepared {
-    Settled(Done),
+    Settled(Box<Done>),
     Run { key: String, kernel: Option<String> },
 }
 
@@ -219,18 +220,18 @@ fn prepare(
     done: &HashMap<String, Done>,
 ) -> Result<Prepared> {
     if crate::process::interrupted() {
-        return Ok(Prepared::Settled(settled(s, Outcome::Skip, "interrupted".into(), None)));
+        return Ok(Prepared::Settled(Box::new(settled(s, Outcome::Skip, "interrupted".into(), None))));
     }
     if let Some(sel) = sel
         && !sel.run.contains(&s.name)
         && !sel.needed.contains(&s.name)
     {
-        return Ok(Prepared::Settled(settled(
+        return Ok(Prepared::Settled(Box::new(settled(
             s,
             Outcome::Skip,
             format!("not selected ({})", sel.label),
             None,
-        )));
+        ))));
     }
     for d in &s.dependencies {
         let dep = &done[d];
@@ -257,12 +258,12 @@ fn prepare(
                 ),
                 _ => (Outcome::Skip, format!("dependency {d} failed")),
             };
-            return Ok(Prepared::Settled(settled(s, outcome, why, None)));
+            return Ok(Prepared::Settled(Box::new(settled(s, outcome, why, None))));
         }
     }
     let kernel = match stage_kernel(&ctx.plan, s) {
         Ok(k) => k,
-        Err(why) => return Ok(Prepared::Settled(settled(s, Outcome::Unavailable, why, None))),
+        Err(why) => return Ok(Prepared::Settled(Box::new(settled(s, Outcome::Unavailable, why, None)))),
     };
     // A stage sees the artifacts of every stage before it, not only of its direct dependencies:
     // `integration` after `unit` after `build` reads build's objects.
@@ -302,11 +303,11 @@ fn prepare(
         d.result.cached = true;
         d.result.duration_ms = stored.duration_ms;
         d.result.kernel = kernel;
-        return Ok(Prepared::Settled(d));
+        return Ok(Prepared::Settled(Box::new(d)));
     }
     if let Some(sel) = sel.filter(|sel| !sel.run.contains(&s.name)) {
         // Needed by the selection but not part of it: its last stored result stands in.
-        return Ok(Prepared::Settled(match ctx.store.latest(&ctx.pipeline, &s.name) {
+        return Ok(Prepared::Settled(Box::new(match ctx.store.latest(&ctx.pipeline, &s.name) {
             Some(stored) => {
                 ctx.store.restore(&stored.artifacts)?;
                 let why = format!(
@@ -321,7 +322,7 @@ fn prepare(
                 format!("not selected ({}) and no stored result", sel.label),
                 None,
             ),
-        }));
+        })));
     }
     Ok(Prepared::Run { key, kernel })
 }

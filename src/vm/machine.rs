@@ -508,8 +508,7 @@ impl Machine {
                 self.name,
                 res.exit_code(),
                 String::from_utf8_lossy(&err).trim()
-            )
-            .into());
+            ));
         }
         file.sync_all()?;
         Ok(())
