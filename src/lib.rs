@@ -16,12 +16,8 @@ pub mod nix;
 pub mod paths;
 pub mod plan;
 pub mod process;
-#[cfg(target_os = "linux")]
-pub mod programs;
 pub mod report;
 pub mod run;
 pub mod spec;
-#[cfg(target_os = "linux")]
-pub mod suite;
 pub mod ui;
 pub mod vm;

@@ -24,7 +24,8 @@ const EXAMPLES: &str = "\
 Examples:
   orca validate                      check every spec in configs/
   orca build                         build the eBPF objects into build/ebpf/
-  orca test                          run the behaviour suite on the newest kernel
+  orca init                          start a project: specs, a hello XDP program, a Makefile
+  orca test                          the project's matrix test on its newest kernel
   orca matrix run --junit junit.xml  run every kernel × test cell in parallel
   orca run --kernel 6.1 -- uname -r  boot a kernel and run one command in it
   orca pipeline run                  run configs/ebpf-test-pipeline.hcl as a DAG
@@ -98,7 +99,7 @@ Examples:
 Examples:
   orca run --kernel 6.1 -- uname -r
   orca run configs/ebpf-builder.hcl --command 'orca build'
-  orca run configs/ebpf-test.hcl --kernel 5.10 -- orca suite
+  orca run configs/ebpf-test.hcl --kernel 5.10 -- make test
 
 Exit code: the command's own; orca's own codes (2-6, 124, 130) on failures of its own.")]
     Run(RunArgs),
@@ -122,7 +123,7 @@ Examples:
 
     /// Copy files between the host and a running VM (`NAME:PATH` names the guest side).
     #[command(
-        after_help = "Examples:\n  orca cp ebpf-test:/tmp/log.txt ./log.txt\n  orca cp build/ebpf/xdp_blocklist.o ebpf-test:/tmp/"
+        after_help = "Examples:\n  orca cp ebpf-test:/tmp/log.txt ./log.txt\n  orca cp build/ebpf/xdp_drop.o ebpf-test:/tmp/"
     )]
     Cp(CpArgs),
 
@@ -138,9 +139,9 @@ Examples:
     #[command(subcommand)]
     Matrix(MatrixCommand),
 
-    /// The quick loop: the behaviour suite on one kernel (default: the newest in the catalog).
+    /// The quick loop: the project's matrix test on one kernel (default: the newest of the matrix's).
     #[command(
-        after_help = "Examples:\n  orca test\n  orca test --kernel 5.10\n  orca test --test 'xdp_*'\n\n\
+        after_help = "Examples:\n  orca test\n  orca test --kernel 5.10\n  orca test --junit junit.xml\n\n\
 Exit codes: as `orca matrix run` (0 ok · 1 test failed · 2 usage · 3 infrastructure), and 4 when the\n\
 kernel has no source on this host."
     )]
@@ -173,10 +174,6 @@ kernel has no source on this host."
     /// The guest agent (runs inside VMs as their init's successor).
     #[command(hide = true)]
     Agent(AgentArgs),
-
-    /// The in-guest behaviour suite for the programs in ebpf/.
-    #[command(hide = true)]
-    Suite(SuiteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -524,28 +521,6 @@ pub struct AgentArgs {
     pub port: PathBuf,
 }
 
-#[derive(Debug, Args)]
-pub struct SuiteArgs {
-    /// Directory of the built objects.
-    #[arg(long, default_value = "build/ebpf")]
-    pub objects: PathBuf,
-    /// Only tests matching these globs.
-    #[arg(long = "test")]
-    pub tests: Vec<String>,
-    /// List the tests and exit.
-    #[arg(long)]
-    pub list: bool,
-    /// Print the results as JSON on stdout (progress stays on stderr).
-    #[arg(long)]
-    pub json: bool,
-    /// Instead of the tests, measure BPF_PROG_TEST_RUN throughput and print it as JSON.
-    #[arg(long)]
-    pub bench: bool,
-    /// Runs per benchmark case.
-    #[arg(long, default_value_t = 100_000, requires = "bench")]
-    pub repeat: u32,
-}
-
 /// Entry point: parse, dispatch, turn errors into one message and an exit code.
 pub fn main() -> ExitCode {
     crate::process::install_signal_handlers();
@@ -621,7 +596,6 @@ fn needs_linux(cmd: &Command) -> Option<&'static str> {
         Command::Install(_) => "install",
         Command::Uninstall(_) => "uninstall",
         Command::Agent(_) => "agent",
-        Command::Suite(_) => "suite",
         _ => return None,
     })
 }
@@ -673,11 +647,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         }
         #[cfg(target_os = "linux")]
         Command::Agent(a) => crate::agent::main(a.port),
-        #[cfg(target_os = "linux")]
-        Command::Suite(a) => crate::suite::main(a),
         // Refused above already; these commands exist on Linux only.
         #[cfg(not(target_os = "linux"))]
-        c @ (Command::Install(_) | Command::Uninstall(_) | Command::Agent(_) | Command::Suite(_)) => {
+        c @ (Command::Install(_) | Command::Uninstall(_) | Command::Agent(_)) => {
             Err(linux_only(needs_linux(&c).unwrap_or("this command")))
         }
     }

@@ -3,22 +3,21 @@
 //!
 //! For each cell, in order:
 //! 1. unavailable here (no kernel source, unknown image) → reported `n/a` with the reason;
-//! 2. a suite cell whose key is in the result cache → its stored result, marked cached, without
-//!    preparing its kernel or booting anything;
-//! 3. otherwise it waits for its kernel (each kernel is prepared once, ahead of the cells that
-//!    need it, before any of their clocks start), then runs under the budget, and its result is
-//!    stored unless it is an infrastructure error.
+//! 2. otherwise it waits for its kernel (each kernel is prepared once, ahead of the cells that
+//!    need it, before any of their clocks start), then runs under the budget.
+//!
+//! Every command is an ordinary command. A command may read anything in the project, so orca
+//! cannot know a cell's inputs: cells always run, none is taken from a cache.
 //!
 //! The guest is reached through a [`CellRunner`], so this file knows nothing of QEMU.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use super::budget::{Budget, Cost};
-use super::cache::{self, KeyInputs, ResultCache};
 use super::classify::{self, CellOutput};
 use super::command::{self, Resolved};
 use super::expect::Expectations;
@@ -63,16 +62,9 @@ pub struct Run<'a> {
     pub test: &'a TestSpec,
     /// The selected cells, in report order.
     pub cells: Vec<Cell>,
-    /// `--test` globs, passed to the suite.
+    /// `--test` globs: which of the testcases the cells report to keep.
     pub tests: Vec<String>,
     pub budget: Budget,
-    /// The orca binary the guest runs the suite with (the host's own, seen through the shared
-    /// root); its sha256 is part of every suite cell's cache key.
-    pub exe: PathBuf,
-    pub cache: ResultCache,
-    /// Take results from the cache (`--no-cache` turns this off; fresh results are stored either
-    /// way).
-    pub use_cache: bool,
 }
 
 /// A cell that must run.
@@ -81,7 +73,6 @@ struct Pending<'a> {
     cell: &'a Cell,
     kernel: &'a plan::Kernel,
     command: Resolved,
-    key: Option<String>,
 }
 
 /// Kernels prepared at most once each, whoever asks first.
@@ -106,26 +97,24 @@ impl<'a, K> Kernels<'a, K> {
 /// expectation, missing objects, Ctrl-C); a cell's own failure is in its result.
 pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
     let start = Instant::now();
-    let expectations = Expectations::new(&run.test.expectations)?;
-    let exe = &run.exe;
-    let out_dir = run
-        .plan
-        .toolchain
-        .as_ref()
-        .map(|t| t.out_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("build/ebpf"));
-    let objects = run.root.join(&out_dir);
-    let cache = &run.cache;
+    // Checked up front, so that a bad glob stops the run before anything boots.
+    Expectations::new(&run.test.expectations)?;
+    if !run.tests.is_empty() {
+        // Per-test results come from the JUnit files a test block declares in `results`; a cell
+        // without them is one pass/fail, which `--test` cannot narrow.
+        return Err(crate::error::usage(
+            format!("--test {} cannot narrow these cells: their commands report no testcases", run.tests.join(" ")),
+            "declare the JUnit files the test command writes with `results = [\"...\"]`, or drop --test",
+        ));
+    }
     let vm = run.test.vm.as_deref().and_then(|v| run.plan.vm(v));
     let ids: Vec<&str> = run.cells.iter().map(|c| c.id.as_str()).collect();
     let live = Live::new(&ids);
 
-    // Digests are computed once, and only when a suite cell needs a key.
-    let mut digests: Option<(String, String)> = None;
     let mut results: Vec<Option<CellResult>> = run.cells.iter().map(|_| None).collect();
     let mut pending = Vec::new();
     for (index, cell) in run.cells.iter().enumerate() {
-        let resolved = command::resolve(&cell.command, exe, run.root, &objects, &run.tests);
+        let resolved = command::resolve(&cell.command, run.root);
         let kernel = run.plan.kernel(&cell.kernel);
         let why_not = cell.unavailable.clone().or_else(|| {
             kernel
@@ -138,46 +127,11 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
             results[index] = Some(r);
             continue;
         };
-        let key = if resolved.suite {
-            if digests.is_none() {
-                let objs: Vec<PathBuf> = run.plan.programs.iter().map(|p| p.object.clone()).collect();
-                digests = Some((cache::files_digest(run.root, &objs)?, cache.binary_sha256(exe)?));
-            }
-            let (objs, suite) = digests.as_ref().expect("just computed");
-            Some(
-                KeyInputs::new(
-                    kernel,
-                    &cell.image,
-                    objs,
-                    suite,
-                    &cell.command,
-                    &run.tests,
-                    &run.test.expectations,
-                    run.test.timeout_secs,
-                    vm,
-                )
-                .key(),
-            )
-        } else {
-            None
-        };
-        if let Some(hit) = key.as_deref().filter(|_| run.use_cache).and_then(|k| cache.get(k)) {
-            let r = CellResult {
-                id: cell.id.clone(),
-                kernel: Some(cell.kernel.clone()),
-                command: cell.command.clone(),
-                ..hit
-            };
-            live.finished(&r);
-            results[index] = Some(r);
-            continue;
-        }
         pending.push(Pending {
             index,
             cell,
             kernel,
             command: resolved,
-            key,
         });
     }
 
@@ -233,16 +187,10 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
                         let t0 = Instant::now();
                         let out = runner.run(k, &job, &|s| live.state(&p.cell.id, s));
                         let mut r = match out {
-                            Ok(o) if p.command.suite => classify::suite(p.cell, &p.cell.command, &o, &expectations),
                             Ok(o) => classify::plain(p.cell, &p.cell.command, &o),
                             Err(e) => classify::bare(p.cell, &p.cell.command, Outcome::Error, Some(chain(&e))),
                         };
                         r.duration_ms = t0.elapsed().as_millis() as u64;
-                        if let Some(key) = &p.key
-                            && let Err(e) = cache.put(key, &r)
-                        {
-                            crate::ui::warn(format!("cell {}: result not cached: {}", p.cell.id, chain(&e)));
-                        }
                         r
                     }
                 };
