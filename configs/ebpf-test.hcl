@@ -1,7 +1,8 @@
-# The VM the firewall's behaviour suite runs in: `orca suite` loads the objects from build/ebpf,
-# attaches them to veth pairs and checks what they let through.
+# The VM the firewall's behaviour suite runs in: `firewall-suite` (the firewall crate's binary,
+# `cargo build --release -p firewall`) loads the objects from build/ebpf, attaches them to veth
+# pairs and checks what they let through.
 #
-#   orca run configs/ebpf-test.hcl --kernel 5.10 -- orca suite
+#   orca run configs/ebpf-test.hcl --kernel 5.10 -- target/release/firewall-suite --objects build/ebpf
 schema_version = "1.0"
 
 vm {
