@@ -17,6 +17,12 @@ vm {
   # No NIC: the suite makes its own veth pairs, and a guest without one boots faster.
   network = false
 
+  # The suite writes its JUnit into the project (build/test-results/), which the matrix collects:
+  # the guest's view of the host root is read-only, so the project is shared writable here.
+  mounts = [
+    { source = "..", destination = "/firewall", readonly = false },
+  ]
+
   # veth for the test links; sch_ingress (clsact) and cls_bpf to attach tc_egress_policy on
   # kernels that attach tc programs through a qdisc.
   modules = ["veth", "sch_ingress", "cls_bpf"]
