@@ -10,6 +10,7 @@ pub mod agent;
 pub mod build;
 pub mod cli;
 pub mod error;
+pub mod init;
 pub mod install;
 pub mod kernel;
 pub mod nix;

@@ -13,13 +13,18 @@ use anyhow::{Context, Result};
 use crate::error::Exit;
 use crate::fail;
 
-/// The project root: the nearest ancestor of the current directory holding `configs/` or
-/// `Cargo.toml` with an `ebpf/` beside it. Falls back to the current directory.
+/// The project root: the nearest ancestor of the current directory holding `configs/` with one
+/// of `ebpf/`, `bpf/` (as `orca init` writes), `Cargo.toml` or a `Makefile` beside it. Falls back
+/// to the current directory.
 pub fn project_root() -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut dir: Option<&Path> = Some(&cwd);
     while let Some(d) = dir {
-        if d.join("configs").is_dir() && (d.join("ebpf").is_dir() || d.join("Cargo.toml").is_file()) {
+        let marked = d.join("ebpf").is_dir()
+            || d.join("bpf").is_dir()
+            || d.join("Cargo.toml").is_file()
+            || d.join("Makefile").is_file();
+        if d.join("configs").is_dir() && marked {
             return d.to_path_buf();
         }
         dir = d.parent();

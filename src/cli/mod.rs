@@ -12,6 +12,7 @@ use crate::error::{Exit, exit_of, find_fail};
 
 mod build;
 mod gen_cmd;
+mod init_cmd;
 mod kernel;
 mod matrix;
 mod pipeline;
@@ -55,6 +56,25 @@ pub enum Backend {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: specs, a hello XDP program, a Makefile, a test script and a flake.
+    #[command(after_help = "\
+Examples:
+  orca init                 in the current folder
+  orca init my-probe        in ./my-probe (created if missing)
+
+Writes configs/ (the clang pin, a builder VM, a test VM, a matrix over kernels 5.10, 6.1 and 6.12, a
+pipeline), bpf/hello.bpf.c, a Makefile, tests/load.sh (attaches the object in the guest, writes
+JUnit to build/test-results/) and a flake.nix (edit its `orca` input). A file that exists is never
+touched: it is listed as skipped.
+
+Then:
+  orca validate             check the specs
+  orca build                compile bpf/hello.bpf.c into build/ebpf/ with clang 19
+  orca test                 the tests on the newest kernel of the matrix
+  orca matrix run           the tests on every kernel of the matrix
+  orca pipeline run         build, then test in a VM")]
+    Init(InitArgs),
+
     /// Check spec files and report every problem with its location.
     #[command(after_help = "\
 Examples:
@@ -174,6 +194,16 @@ kernel has no source on this host."
     /// The guest agent (runs inside VMs as their init's successor).
     #[command(hide = true)]
     Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project folder.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Print what was written and skipped as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -620,6 +650,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         return Err(linux_only(command));
     }
     match cmd {
+        Command::Init(a) => init_cmd::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Plan(a) => plan_cmd::run(a),
         Command::Build(a) => build::run(a),
