@@ -1,6 +1,9 @@
-# The behaviour suite on every kernel the firewall ships to: one cell per kernel.
+# The firewall's behaviour suite on every kernel it ships to: one cell per kernel. The suite is the
+# firewall crate's own binary (ebpf/, `firewall-suite`), run like any project's test command: build
+# it on the host first (the guest sees the host's root, so target/release/ is there too), and
+# orca collects the JUnit file it writes through `results`.
 #
-#   orca matrix run --junit junit.xml
+#   cargo build --release -p firewall && orca matrix run --junit junit.xml
 schema_version = "1.0"
 
 test_matrix = [
@@ -14,7 +17,8 @@ test {
   parallel = true
   timeout  = "10m"
   vm       = "ebpf-test"
-  commands = ["orca suite"]
+  commands = ["target/release/firewall-suite --objects build/ebpf --junit build/test-results/suite.xml"]
+  results  = ["build/test-results/*.xml"]
 
   # cgroup_events stamps its events with bpf_ktime_get_coarse_ns (helper 160), added in 5.11: on
   # older kernels (5.10) the verifier refuses it ("invalid func unknown#160"), so its tests are

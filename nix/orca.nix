@@ -1,5 +1,7 @@
-# packages.orca: the orca binary, from the Rust sources only (a change to configs/ or ebpf/ does not
-# rebuild it).
+# packages.orca: the orca binary, from the Rust sources only (a change to configs/ or the C
+# programs in ebpf/ does not rebuild it). The workspace's other member, the firewall crate
+# (ebpf/Cargo.toml, ebpf/src), is in the source because cargo loads every member's manifest; only
+# orca is built (`-p orca`).
 { pkgs, lib, root }:
 pkgs.rustPlatform.buildRustPackage {
   pname = "orca";
@@ -10,6 +12,8 @@ pkgs.rustPlatform.buildRustPackage {
       (root + "/Cargo.toml")
       (root + "/Cargo.lock")
       (root + "/src")
+      (root + "/ebpf/Cargo.toml")
+      (root + "/ebpf/src")
       (lib.fileset.maybeMissing (root + "/benches"))
       (lib.fileset.maybeMissing (root + "/tests"))
     ];
@@ -38,6 +42,7 @@ pkgs.rustPlatform.buildRustPackage {
         );
     })
       { lockFile = root + "/Cargo.lock"; };
+  cargoBuildFlags = [ "-p" "orca" ];
   nativeBuildInputs = [ pkgs.pkg-config ];
   buildInputs = [ pkgs.xz ];
   # orca's tests boot kernels in QEMU and drive clang: they run in CI and in the matrix checks, not

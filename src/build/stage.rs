@@ -6,7 +6,7 @@
 //! (seen with clang 19; clang 14 is not affected) emits forward-declared BTF types in the order of
 //! their metadata nodes' heap addresses. So the length of the checkout's path moves the heap
 //! layout, and with it the order of `FWD` types in `.BTF`: the same sources built in `/src/a` and
-//! in `/home/me/work/firewall` gave different objects. Compiled from
+//! in `/home/me/work/project` gave different objects. Compiled from
 //! `/tmp/orca-stage-<pid, 10 digits>-<6 random>`, they do not.
 //!
 //! The snapshot also makes cache keys exact: the key hashes the staged copies, which are exactly

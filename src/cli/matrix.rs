@@ -17,7 +17,6 @@ use crate::error::{Exit, usage};
 use crate::plan::{self, Cell, Plan, TestSpec};
 use crate::report::{self, Report};
 use crate::run::budget::Budget;
-use crate::run::cache::ResultCache;
 use crate::run::guest::GuestRunner;
 use crate::run::matrix;
 use crate::run::select;
@@ -96,24 +95,31 @@ pub fn test(a: TestArgs) -> Result<u8> {
     select::test_globs(&a.tests)?;
     let root = crate::paths::project_root();
     let plan = plan::load_project(&root)?;
-    let kernel = match &a.kernel {
-        Some(v) => plan.kernel(v).ok_or_else(|| {
-            let known: Vec<&str> = plan.kernels.iter().map(|k| k.version.as_str()).collect();
-            select::unknown_kernel(
-                v,
-                &known,
-                &format!("kernel {v} is not in the catalog (configs/kernels.hcl)"),
-            )
-        })?,
-        None => plan.newest_kernel().ok_or_else(|| {
+    let Some(m) = plan.matrix.as_ref() else {
+        return Err(usage(
+            "`orca test` runs the project's matrix test on one kernel, and no spec in configs/ declares a `test_matrix`",
+            "write one (see docs/specs.md), or start a project with `orca init`",
+        ));
+    };
+    let version = match &a.kernel {
+        Some(v) => v.clone(),
+        None => default_kernel(&plan, m).ok_or_else(|| {
             anyhow::Error::new(
                 crate::error::Fail::new(
                     Exit::KernelUnavailable,
-                    "no kernel in the catalog has a source on this host",
+                    "no kernel of the matrix has a source on this host",
                 )
                 .hint("pin one with `orca kernel pin VERSION --debian PACKAGE --suite SUITE`"),
             )
         })?,
+    };
+    let Some(kernel) = plan.kernel(&version) else {
+        let known: Vec<&str> = plan.kernels.iter().map(|k| k.version.as_str()).collect();
+        return Err(select::unknown_kernel(
+            &version,
+            &known,
+            &format!("kernel {version} is not in the catalog (configs/kernels.hcl)"),
+        ));
     };
     if kernel.sources.is_empty() {
         return Err(anyhow::Error::new(
@@ -127,44 +133,37 @@ pub fn test(a: TestArgs) -> Result<u8> {
             )),
         ));
     }
-    let (test, cells) = quick_cells(&plan, &kernel.version);
-    run_cells(&root, &plan, &test, cells, a.tests, None, &a.report, &a.accel)
+    let cells = quick_cells(m, &kernel.version);
+    run_cells(&root, &plan, &m.test, cells, a.tests, None, &a.report, &a.accel)
 }
 
-/// `orca test`'s cells: the matrix's cells on `kernel` when it has some; otherwise the suite on
-/// that kernel with the matrix's test settings (or the defaults when there is no matrix).
-fn quick_cells(plan: &Plan, kernel: &str) -> (TestSpec, Vec<Cell>) {
-    let test = plan
-        .matrix
-        .as_ref()
-        .map(|m| m.test.clone())
-        .unwrap_or_else(|| TestSpec {
-            results: vec![],
-            parallel: true,
-            timeout_secs: 600,
-            commands: vec!["orca suite".into()],
-            vm: None,
-            expectations: vec![],
-        });
-    let from_matrix: Vec<Cell> = plan
-        .matrix
+/// The newest kernel among the matrix's cells that has a source here, else the catalog's newest.
+fn default_kernel(plan: &Plan, m: &crate::plan::Matrix) -> Option<String> {
+    m.cells
         .iter()
-        .flat_map(|m| &m.cells)
-        .filter(|c| c.kernel == kernel)
-        .cloned()
-        .collect();
+        .filter(|c| c.unavailable.is_none())
+        .filter_map(|c| plan.kernel(&c.kernel))
+        .filter(|k| !k.sources.is_empty())
+        .max_by_key(|k| crate::plan::KernelVersion::parse(&k.version))
+        .or_else(|| plan.newest_kernel())
+        .map(|k| k.version.clone())
+}
+
+/// `orca test`'s cells: the matrix's cells on `kernel`; when the matrix has none there, its test
+/// on that kernel and the host image, as one cell.
+fn quick_cells(m: &crate::plan::Matrix, kernel: &str) -> Vec<Cell> {
+    let from_matrix: Vec<Cell> = m.cells.iter().filter(|c| c.kernel == kernel).cloned().collect();
     if !from_matrix.is_empty() {
-        return (test, from_matrix);
+        return from_matrix;
     }
-    let cells = vec![Cell {
+    vec![Cell {
         id: kernel.to_string(),
         name: kernel.to_string(),
         image: "host".into(),
         kernel: kernel.to_string(),
-        command: "orca suite".into(),
+        command: m.test.commands.join("\n"),
         unavailable: None,
-    }];
-    (test, cells)
+    }]
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -210,9 +209,6 @@ fn run_cells(
         cells,
         tests,
         budget,
-        exe: std::env::current_exe().map_err(|e| fail!(Exit::Infra, "cannot find orca's own binary: {e}"))?,
-        cache: ResultCache::open()?,
-        use_cache: !opts.no_cache,
     };
     let runner = GuestRunner::new(plan, root, accel)?;
     let report = matrix::execute(&run, &runner)?;

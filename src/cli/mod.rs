@@ -13,6 +13,7 @@ use crate::error::{Exit, exit_of, find_fail};
 mod build;
 mod gen_cmd;
 mod image;
+mod init_cmd;
 mod kernel;
 mod matrix;
 mod pipeline;
@@ -25,7 +26,8 @@ const EXAMPLES: &str = "\
 Examples:
   orca validate                      check every spec in configs/
   orca build                         build the eBPF objects into build/ebpf/
-  orca test                          run the behaviour suite on the newest kernel
+  orca init                          start a project: specs, a hello XDP program, a Makefile
+  orca test                          the project's matrix test on its newest kernel
   orca matrix run --junit junit.xml  run every kernel × test cell in parallel
   orca run --kernel 6.1 -- uname -r  boot a kernel and run one command in it
   orca pipeline run                  run configs/ebpf-test-pipeline.hcl as a DAG
@@ -55,6 +57,25 @@ pub enum Backend {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: specs, a hello XDP program, a Makefile, a test script and a flake.
+    #[command(after_help = "\
+Examples:
+  orca init                 in the current folder
+  orca init my-probe        in ./my-probe (created if missing)
+
+Writes configs/ (the clang pin, a builder VM, a test VM, a matrix over kernels 5.10, 6.1 and 6.12, a
+pipeline), bpf/hello.bpf.c, a Makefile, tests/load.sh (attaches the object in the guest, writes
+JUnit to build/test-results/) and a flake.nix (edit its `orca` input). A file that exists is never
+touched: it is listed as skipped.
+
+Then:
+  orca validate             check the specs
+  orca build                compile bpf/hello.bpf.c into build/ebpf/ with clang 19
+  orca test                 the tests on the newest kernel of the matrix
+  orca matrix run           the tests on every kernel of the matrix
+  orca pipeline run         build, then test in a VM")]
+    Init(InitArgs),
+
     /// Check spec files and report every problem with its location.
     #[command(after_help = "\
 Examples:
@@ -103,7 +124,7 @@ Examples:
 Examples:
   orca run --kernel 6.1 -- uname -r
   orca run configs/ebpf-builder.hcl --command 'cd /flywall && make'
-  orca run configs/ebpf-test.hcl --kernel 5.10 -- orca suite
+  orca run configs/ebpf-test.hcl --kernel 5.10 -- make test
   orca run configs/ebpf-builder.hcl --interactive
 
 The command is a shell line (--command, or one argument after --) run by /bin/sh -c, or several
@@ -141,7 +162,7 @@ Exit code: the command's own; orca's own codes (2-6, 124, 130) on failures of it
 
     /// Copy files between the host and a running VM (`NAME:PATH` names the guest side).
     #[command(
-        after_help = "Examples:\n  orca cp ebpf-test:/tmp/log.txt ./log.txt\n  orca cp build/ebpf/xdp_blocklist.o ebpf-test:/tmp/\n  orca cp 'ebpf-builder:/flywall/build/ebpf/*.o' build/ebpf/"
+        after_help = "Examples:\n  orca cp ebpf-test:/tmp/log.txt ./log.txt\n  orca cp build/ebpf/xdp_drop.o ebpf-test:/tmp/\n  orca cp 'ebpf-builder:/flywall/build/ebpf/*.o' build/ebpf/"
     )]
     Cp(CpArgs),
 
@@ -157,9 +178,9 @@ Exit code: the command's own; orca's own codes (2-6, 124, 130) on failures of it
     #[command(subcommand)]
     Matrix(MatrixCommand),
 
-    /// The quick loop: the behaviour suite on one kernel (default: the newest in the catalog).
+    /// The quick loop: the project's matrix test on one kernel (default: the newest of the matrix's).
     #[command(
-        after_help = "Examples:\n  orca test\n  orca test --kernel 5.10\n  orca test --test 'xdp_*'\n\n\
+        after_help = "Examples:\n  orca test\n  orca test --kernel 5.10\n  orca test --junit junit.xml\n\n\
 Exit codes: as `orca matrix run` (0 ok · 1 test failed · 2 usage · 3 infrastructure), and 4 when the\n\
 kernel has no source on this host."
     )]
@@ -192,10 +213,16 @@ kernel has no source on this host."
     /// The guest agent (runs inside VMs as their init's successor).
     #[command(hide = true)]
     Agent(AgentArgs),
+}
 
-    /// The in-guest behaviour suite for the programs in ebpf/.
-    #[command(hide = true)]
-    Suite(SuiteArgs),
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project folder.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Print what was written and skipped as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -608,28 +635,6 @@ pub struct AgentArgs {
     pub port: PathBuf,
 }
 
-#[derive(Debug, Args)]
-pub struct SuiteArgs {
-    /// Directory of the built objects.
-    #[arg(long, default_value = "build/ebpf")]
-    pub objects: PathBuf,
-    /// Only tests matching these globs.
-    #[arg(long = "test")]
-    pub tests: Vec<String>,
-    /// List the tests and exit.
-    #[arg(long)]
-    pub list: bool,
-    /// Print the results as JSON on stdout (progress stays on stderr).
-    #[arg(long)]
-    pub json: bool,
-    /// Instead of the tests, measure BPF_PROG_TEST_RUN throughput and print it as JSON.
-    #[arg(long)]
-    pub bench: bool,
-    /// Runs per benchmark case.
-    #[arg(long, default_value_t = 100_000, requires = "bench")]
-    pub repeat: u32,
-}
-
 /// Entry point: parse, dispatch, turn errors into one message and an exit code.
 pub fn main() -> ExitCode {
     crate::process::install_signal_handlers();
@@ -706,7 +711,6 @@ fn needs_linux(cmd: &Command) -> Option<&'static str> {
         Command::Install(_) => "install",
         Command::Uninstall(_) => "uninstall",
         Command::Agent(_) => "agent",
-        Command::Suite(_) => "suite",
         Command::Image(ImageCommand::Build { .. }) => "image build",
         Command::Image(ImageCommand::Pin { .. }) => "image pin",
         _ => return None,
@@ -733,6 +737,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         return Err(linux_only(command));
     }
     match cmd {
+        Command::Init(a) => init_cmd::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Plan(a) => plan_cmd::run(a),
         Command::Build(a) => build::run(a),
@@ -761,11 +766,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         }
         #[cfg(target_os = "linux")]
         Command::Agent(a) => crate::agent::main(a.port),
-        #[cfg(target_os = "linux")]
-        Command::Suite(a) => crate::suite::main(a),
         // Refused above already; these commands exist on Linux only.
         #[cfg(not(target_os = "linux"))]
-        c @ (Command::Install(_) | Command::Uninstall(_) | Command::Agent(_) | Command::Suite(_)) => {
+        c @ (Command::Install(_) | Command::Uninstall(_) | Command::Agent(_)) => {
             Err(linux_only(needs_linux(&c).unwrap_or("this command")))
         }
     }

@@ -139,7 +139,7 @@ fn record(
     m.save()
 }
 
-/// Loads a program of the types the firewall uses, or any type whose load needs no arguments.
+/// Loads a program of any type whose load needs no arguments (XDP, tc, cgroup, socket, tracing).
 fn load_program(prog: &mut Program) -> Result<()> {
     match prog {
         Program::Xdp(p) => p.load(),

@@ -25,7 +25,7 @@ pub struct Manifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pinned {
     pub what: What,
-    /// The object it came from (file stem, e.g. `xdp_blocklist`).
+    /// The object it came from (file stem, e.g. `xdp_drop`).
     pub object: String,
     /// The program or map name.
     pub name: String,

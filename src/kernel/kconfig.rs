@@ -140,7 +140,7 @@ impl ShareFs {
 }
 
 /// What the project's eBPF tests need on top of booting (loading, verifying and attaching the
-/// firewall's XDP and TC programs, and the veth pairs the behaviour suite sends packets over).
+/// XDP and tc programs, and the veth pairs tests send packets over).
 pub const BPF_NEEDS: &[Need] = &[
     Need {
         option: "BPF=y",
@@ -164,7 +164,7 @@ pub const BPF_NEEDS: &[Need] = &[
     },
     Need {
         option: "VETH",
-        reason: "the veth pairs the behaviour suite sends packets over",
+        reason: "the veth pairs tests send packets over",
     },
 ];
 

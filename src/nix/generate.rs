@@ -237,7 +237,7 @@ mod tests {
             name: format!("k{k}"),
             image: "host".into(),
             kernel: k.into(),
-            command: "orca suite --json".into(),
+            command: "make test".into(),
             unavailable: None,
         };
         Plan {
@@ -251,9 +251,9 @@ mod tests {
                 out_dir: "build/ebpf".into(),
             }),
             programs: vec![Program {
-                name: "xdp_blocklist".into(),
-                source: "ebpf/xdp_blocklist.c".into(),
-                object: "build/ebpf/xdp_blocklist.o".into(),
+                name: "xdp_drop".into(),
+                source: "ebpf/xdp_drop.c".into(),
+                object: "build/ebpf/xdp_drop.o".into(),
                 cflags: vec![],
             }],
             kernels: vec![kernel("5.10", Some("linuxPackages_5_10")), kernel("7.2", None)],
@@ -263,10 +263,10 @@ mod tests {
                     results: vec![],
                     parallel: true,
                     timeout_secs: 600,
-                    commands: vec!["orca suite --json".into()],
+                    commands: vec!["make test".into()],
                     vm: None,
                     expectations: vec![Expectation {
-                        test: "cgroup_events/*".into(),
+                        test: "cgroup_count/*".into(),
                         min_kernel: "5.17".into(),
                         reason: Some("uses bpf_loop".into()),
                     }],

@@ -68,7 +68,7 @@ pub struct Toolchain {
 /// One eBPF program: a C source compiled to one object.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Program {
-    /// The program's name, e.g. `xdp_blocklist`. Unique.
+    /// The program's name, e.g. `xdp_drop`. Unique.
     pub name: String,
     /// The C source, project-relative.
     pub source: PathBuf,

@@ -170,7 +170,7 @@ mod tests {
                 .map(|c| c.name.as_str())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(cases(0), ["xdp_blocklist/ipv4_blocked", "cgroup_events/loop"]);
+        assert_eq!(cases(0), ["xdp_drop/ipv4_blocked", "cgroup_count/loop"]);
         assert_eq!(cases(2), [CELL_CASE]);
         assert_eq!(back.tests, 6);
         assert_eq!(back.failures, 1);

@@ -71,7 +71,7 @@ impl Outcome {
 /// One test's result inside a cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestResult {
-    /// The test's name, e.g. `xdp_blocklist/ipv4_blocked`.
+    /// The test's name, e.g. `xdp_drop/ipv4_blocked`.
     pub name: String,
     pub outcome: Outcome,
     pub duration_ms: u64,

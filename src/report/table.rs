@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! TEST                          5.10    6.1     6.12    7.2
-//! cgroup_events/connect4        xfail   pass    pass    n/a
-//! xdp_blocklist/ipv4_blocked    pass    pass    pass    n/a
+//! cgroup_count/connect4        xfail   pass    pass    n/a
+//! xdp_drop/ipv4_blocked    pass    pass    pass    n/a
 //!
 //! cell                          pass    pass    pass    n/a
 //! time                          41.2s   38.2s   35.0s   -
@@ -266,9 +266,9 @@ mod tests {
             lines[0].starts_with("TEST") && lines[0].contains("5.10") && lines[0].contains("6.12"),
             "{text}"
         );
-        let row = lines.iter().find(|l| l.starts_with("cgroup_events/loop")).unwrap();
+        let row = lines.iter().find(|l| l.starts_with("cgroup_count/loop")).unwrap();
         let cols: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(cols, ["cgroup_events/loop", "xfail", "FAIL", "n/a", "ERROR"], "{text}");
+        assert_eq!(cols, ["cgroup_count/loop", "xfail", "FAIL", "n/a", "ERROR"], "{text}");
         let cached = lines.iter().find(|l| l.starts_with("cached")).unwrap();
         assert_eq!(
             cached.split_whitespace().collect::<Vec<_>>(),
@@ -303,15 +303,15 @@ mod tests {
         let template = r.cells[1].tests[1].clone();
         for n in 0..4 {
             r.cells[1].tests.push(crate::report::TestResult {
-                name: format!("cgroup_events/t{n}"),
+                name: format!("cgroup_count/t{n}"),
                 message: Some("not run: the program did not load".into()),
                 log: None,
                 ..template.clone()
             });
         }
         let text = render(&r);
-        assert!(text.contains("6.1 4 tests (cgroup_events/t0, ...): FAIL — not run: the program did not load\n"), "{text}");
-        assert!(text.contains("6.1 cgroup_events/loop: FAIL — loading failed\n    0: (85) call bpf_loop#181"), "{text}");
+        assert!(text.contains("6.1 4 tests (cgroup_count/t0, ...): FAIL — not run: the program did not load\n"), "{text}");
+        assert!(text.contains("6.1 cgroup_count/loop: FAIL — loading failed\n    0: (85) call bpf_loop#181"), "{text}");
     }
 
     #[test]

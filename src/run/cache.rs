@@ -205,7 +205,7 @@ mod tests {
             min_kernel: "5.17".into(),
             reason: None,
         }]));
-        let mut inputs = KeyInputs::new(k, "host", "objs", "suite", "orca suite", &[], exp, 600, None);
+        let mut inputs = KeyInputs::new(k, "host", "objs", "suite", "make test", &[], exp, 600, None);
         inputs.orca = "0.0.0";
         inputs
     }
@@ -234,7 +234,7 @@ mod tests {
         let changed = [
             key_with(|i| i.objects = "objs2"),
             key_with(|i| i.suite = "suite2"),
-            key_with(|i| i.command = "orca suite --verbose"),
+            key_with(|i| i.command = "make test V=1"),
             key_with(|i| i.test_filters = filters),
             key_with(|i| i.expectations = &[]),
             key_with(|i| i.timeout_secs = 601),
@@ -269,7 +269,7 @@ mod tests {
             id: "6.1/0".into(),
             kernel: Some("6.1".into()),
             release: None,
-            command: "orca suite".into(),
+            command: "make test".into(),
             outcome: Outcome::Fail,
             duration_ms: 1000,
             cached: false,

@@ -1,25 +1,20 @@
 //! Turning what a cell's command printed into results.
 //!
-//! A suite command (`orca suite --json`) prints one JSON document on stdout:
-//! `{"kernel": "<uname -r>", "tests": [{"name", "outcome": "pass"|"fail"|"skip", "duration_ms",
-//! "message", "verifier_log"}]}` and exits 0 (all passed) or 1 (a test failed). Each test gets its
-//! verdict with the cell's expectations applied. Anything else — no JSON, a crash, another exit
-//! code — is an infrastructure error, never a test failure: it says nothing about the programs.
-//! A plain command passes or fails by its exit code.
+//! A cell's script passes or fails by its lines' exit codes; one killed by a signal is an
+//! infrastructure error. When the test block declares `results`, the JUnit files the script wrote
+//! are its testcases, each with the cell's expectations applied.
 //!
 //! Except: a guest kernel that panics while the command runs ([`CellOutput::fault`]) is the
-//! command's failure, suite or not: the command started, and what it did may be why (a program
+//! command's failure: the command started, and what it did may be why (a program
 //! that crashes the kernel). It is not retried. Faults before the guest's agent was ready (a panic
 //! or a hang) are the infrastructure's: the boot is retried once and the result marked `flaky`.
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use super::expect::{self, Expectations, Verdict};
+use super::expect::Expectations;
 use super::script::{self, Step};
 use crate::plan::{self, KernelVersion};
-use crate::report::{CellResult, Outcome, TestResult};
+use crate::report::{CellResult, Outcome};
 
 /// What a cell's command left behind.
 #[derive(Debug, Clone, Default)]
@@ -44,25 +39,6 @@ pub struct CellOutput {
     pub flaky: Option<String>,
 }
 
-/// The suite's document, as it prints it.
-#[derive(Debug, Deserialize)]
-struct SuiteDoc {
-    kernel: Option<String>,
-    tests: Vec<SuiteTest>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SuiteTest {
-    name: String,
-    outcome: Verdict,
-    #[serde(default)]
-    duration_ms: u64,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    verifier_log: Option<String>,
-}
-
 /// How much of a failed command's output a report keeps.
 const OUTPUT_TAIL_LINES: usize = 80;
 
@@ -84,13 +60,6 @@ pub fn bare(cell: &plan::Cell, command: &str, outcome: Outcome, message: Option<
     }
 }
 
-/// The results of a suite command on `cell`.
-pub fn suite(cell: &plan::Cell, command: &str, out: &CellOutput, expectations: &Expectations) -> CellResult {
-    let mut r = suite_doc(cell, command, out, expectations);
-    r.flaky = out.flaky.clone();
-    r
-}
-
 /// A guest kernel that panicked while the command ran: the command's failure, whatever it printed.
 fn faulted(cell: &plan::Cell, command: &str, out: &CellOutput) -> Option<CellResult> {
     let fault = out.fault.as_ref()?;
@@ -99,70 +68,6 @@ fn faulted(cell: &plan::Cell, command: &str, out: &CellOutput) -> Option<CellRes
     r.output = Some(tail(out));
     r.flaky = out.flaky.clone();
     Some(r)
-}
-
-fn suite_doc(cell: &plan::Cell, command: &str, out: &CellOutput, expectations: &Expectations) -> CellResult {
-    if let Some(r) = faulted(cell, command, out) {
-        return r;
-    }
-    let mut r = bare(cell, command, Outcome::Error, None);
-    r.duration_ms = out.duration.as_millis() as u64;
-    let doc = match parse_doc(&out.stdout) {
-        Ok(d) => d,
-        Err(why) => {
-            r.message = Some(format!(
-                "the suite's output is not a result document ({why}); {}",
-                exit_text(out)
-            ));
-            r.output = Some(tail(out));
-            return r;
-        }
-    };
-    if !matches!(out.exit_code, Some(0) | Some(1)) {
-        r.message = Some(format!("the suite did not finish normally: {}", exit_text(out)));
-        r.output = Some(tail(out));
-        return r;
-    }
-    r.release = doc.kernel.filter(|k| !k.is_empty());
-    // The catalog key says which kernel the cell meant; the guest's release is the fallback for
-    // catalog keys that are not versions.
-    let version = KernelVersion::parse(&cell.kernel).or_else(|| r.release.as_deref().and_then(KernelVersion::parse));
-    for t in doc.tests {
-        let expected = version.and_then(|v| expectations.failing_on(&t.name, v));
-        let outcome = expect::outcome(t.outcome, expected.is_some());
-        let message = match outcome {
-            Outcome::UnexpectedPass => Some(format!(
-                "passed on {} although expected to fail: the expectation is out of date",
-                r.release.as_deref().unwrap_or(&cell.kernel)
-            )),
-            Outcome::Pass => None,
-            _ => t.message.filter(|m| !m.is_empty()),
-        };
-        let keep_log = matches!(outcome, Outcome::Fail | Outcome::ExpectedFail);
-        r.tests.push(TestResult {
-            name: t.name,
-            outcome,
-            duration_ms: t.duration_ms,
-            message,
-            log: t.verifier_log.filter(|l| keep_log && !l.is_empty()),
-            expectation: expected.map(expect::describe),
-        });
-    }
-    r.outcome = Outcome::of_tests(r.tests.iter().map(|t| t.outcome));
-    let failed = r
-        .tests
-        .iter()
-        .any(|t| t.outcome == Outcome::Fail || t.outcome == Outcome::ExpectedFail);
-    if out.exit_code == Some(1) && !failed {
-        r.outcome = Outcome::Error;
-        r.message = Some("the suite exited 1 but reported no failing test".into());
-    } else if r.tests.is_empty() {
-        r.message = Some("the suite ran no tests (does --test match any?)".into());
-    }
-    if r.outcome.is_failure() || r.outcome.is_infra() {
-        r.output = Some(tail(out));
-    }
-    r
 }
 
 /// The result of a plain command on `cell`: its exit code decides.
@@ -189,32 +94,19 @@ pub fn plain(cell: &plan::Cell, command: &str, out: &CellOutput) -> CellResult {
     r
 }
 
-/// The result of a cell's script of `lines` lines: the suite's document when the line
-/// `suite_line` ran it, else the lines' exit codes. A failing line is named, with its output's
+/// The result of a cell's script of `lines` lines: the lines' exit codes, and the testcases of
+/// the result files when the test declares any. A failing line is named, with its output's
 /// tail, and every line that ran is a step of the result.
 pub fn script(
     cell: &plan::Cell,
     command: &str,
     out: &CellOutput,
-    suite_line: Option<usize>,
     lines: usize,
     expectations: &Expectations,
 ) -> CellResult {
     let failed = script::failed(&out.steps);
-    let suite_step = suite_line.and_then(|i| out.steps.iter().find(|s| s.index == i));
-    let mut r = match (suite_step, suite_line) {
-        (Some(step), _) => {
-            let mut o = out.clone();
-            o.exit_code = step.exit_code;
-            suite(cell, command, &o, expectations)
-        }
-        // No markers came back (the shell itself could not start): the output is all there is.
-        (None, Some(_)) if out.steps.is_empty() => suite(cell, command, out, expectations),
-        _ => plain(cell, command, out),
-    };
-    if let Some(f) = failed
-        && (suite_step.is_none() || suite_step.is_some_and(|s| s.index != f.index))
-    {
+    let mut r = plain(cell, command, out);
+    if let Some(f) = failed {
         if !r.outcome.is_failure() && !r.outcome.is_infra() {
             r.outcome = if f.exit_code.is_some() { Outcome::Fail } else { Outcome::Error };
         }
@@ -262,27 +154,6 @@ pub fn script(
     r
 }
 
-/// The document is the whole of stdout, or, when something printed before it, its last line that
-/// parses.
-fn parse_doc(stdout: &str) -> Result<SuiteDoc, String> {
-    let whole = serde_json::from_str::<SuiteDoc>(stdout.trim());
-    match whole {
-        Ok(d) => Ok(d),
-        Err(e) => stdout
-            .lines()
-            .rev()
-            .filter(|l| l.trim_start().starts_with('{'))
-            .find_map(|l| serde_json::from_str::<SuiteDoc>(l.trim()).ok())
-            .ok_or_else(|| {
-                if stdout.trim().is_empty() {
-                    "it printed nothing".to_string()
-                } else {
-                    e.to_string()
-                }
-            }),
-    }
-}
-
 fn exit_text(out: &CellOutput) -> String {
     match out.exit_code {
         Some(c) => format!("exit code {c}"),
@@ -321,7 +192,6 @@ fn tail(out: &CellOutput) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Expectation;
 
     fn cell(kernel: &str) -> plan::Cell {
         plan::Cell {
@@ -348,91 +218,6 @@ mod tests {
         }
     }
 
-    const DOC: &str = r#"{"kernel":"5.10.0-35-amd64","tests":[
-        {"name":"xdp_blocklist/ipv4_blocked","outcome":"pass","duration_ms":12,"message":null,"verifier_log":null},
-        {"name":"cgroup_events/loop","outcome":"fail","duration_ms":3,"message":"load failed","verifier_log":"unknown func bpf_loop#181"},
-        {"name":"tc_egress_policy/ipv6","outcome":"skip","duration_ms":0,"message":"no ipv6","verifier_log":null}]}"#;
-
-    fn expectations() -> Vec<Expectation> {
-        vec![Expectation {
-            test: "cgroup_events/*".into(),
-            min_kernel: "5.17".into(),
-            reason: Some("uses bpf_loop".into()),
-        }]
-    }
-
-    #[test]
-    fn an_old_kernel_failing_as_expected_is_an_expected_failure_with_the_verifier_log() {
-        let list = expectations();
-        let e = Expectations::new(&list).unwrap();
-        let r = suite(&cell("5.10"), "orca suite", &out(1, DOC), &e);
-        assert_eq!(r.outcome, Outcome::Pass, "{r:?}");
-        assert_eq!(r.release.as_deref(), Some("5.10.0-35-amd64"));
-        let t = &r.tests[1];
-        assert_eq!(t.outcome, Outcome::ExpectedFail);
-        assert_eq!(t.log.as_deref(), Some("unknown func bpf_loop#181"));
-        assert_eq!(t.expectation.as_deref(), Some("needs kernel >= 5.17: uses bpf_loop"));
-        assert_eq!(r.tests[2].outcome, Outcome::Skip);
-        assert!(r.output.is_none(), "a matching cell keeps no output");
-    }
-
-    #[test]
-    fn the_same_failure_on_a_new_kernel_is_a_failure() {
-        let list = expectations();
-        let e = Expectations::new(&list).unwrap();
-        let r = suite(&cell("6.1"), "orca suite", &out(1, DOC), &e);
-        assert_eq!(r.outcome, Outcome::Fail);
-        assert_eq!(r.tests[1].outcome, Outcome::Fail);
-        assert_eq!(r.tests[1].log.as_deref(), Some("unknown func bpf_loop#181"));
-        assert!(r.output.as_deref().unwrap().contains("boot noise"));
-    }
-
-    #[test]
-    fn a_pass_below_min_kernel_is_an_unexpected_pass() {
-        let list = expectations();
-        let e = Expectations::new(&list).unwrap();
-        let doc = DOC.replace(r#""outcome":"fail""#, r#""outcome":"pass""#);
-        let r = suite(&cell("5.10"), "orca suite", &out(0, &doc), &e);
-        assert_eq!(r.tests[1].outcome, Outcome::UnexpectedPass);
-        assert_eq!(r.outcome, Outcome::UnexpectedPass);
-        assert!(r.tests[1].message.as_deref().unwrap().contains("expectation"));
-    }
-
-    #[test]
-    fn garbage_or_a_crash_is_an_infrastructure_error() {
-        let e = Expectations::new(&[]).unwrap();
-        let r = suite(&cell("6.1"), "orca suite", &out(0, "Segmentation fault"), &e);
-        assert_eq!(r.outcome, Outcome::Error);
-        assert!(r.message.as_deref().unwrap().contains("not a result document"), "{r:?}");
-        let r = suite(&cell("6.1"), "orca suite", &out(139, DOC), &e);
-        assert_eq!(r.outcome, Outcome::Error);
-        let mut killed = out(0, DOC);
-        killed.exit_code = None;
-        killed.signal = Some(9);
-        let r = suite(&cell("6.1"), "orca suite", &killed, &e);
-        assert_eq!(r.outcome, Outcome::Error);
-        assert!(r.message.as_deref().unwrap().contains("killed by signal 9"), "{r:?}");
-        let r = suite(
-            &cell("6.1"),
-            "orca suite",
-            &out(1, r#"{"kernel":"6.1","tests":[]}"#),
-            &e,
-        );
-        assert_eq!(
-            r.outcome,
-            Outcome::Error,
-            "exit 1 with nothing failing is not a test failure"
-        );
-    }
-
-    #[test]
-    fn the_document_may_follow_other_output() {
-        let e = Expectations::new(&[]).unwrap();
-        let stdout = format!("loading objects...\n{}\n", DOC.replace('\n', ""));
-        let r = suite(&cell("6.1"), "orca suite", &out(1, &stdout), &e);
-        assert_eq!(r.tests.len(), 3);
-    }
-
     fn step(index: usize, command: &str, code: i32, stderr: &str) -> Step {
         Step {
             index,
@@ -449,25 +234,13 @@ mod tests {
         let e = Expectations::new(&[]).unwrap();
         let mut o = out(2, "");
         o.steps = vec![step(0, "cd /flywall", 0, ""), step(1, "make test", 2, "make: *** [test] Error 2\n")];
-        let r = script(&cell("6.1"), "cd /flywall\nmake test\nmake more", &o, None, 3, &e);
+        let r = script(&cell("6.1"), "cd /flywall\nmake test\nmake more", &o, 3, &e);
         assert_eq!(r.outcome, Outcome::Fail);
         let msg = r.message.unwrap();
         assert!(msg.starts_with("line 2 of 3 `make test` exited with status 2"), "{msg}");
         assert!(msg.contains("Error 2"), "{msg}");
         assert_eq!(r.steps.len(), 2);
         assert_eq!(r.steps[1].exit_code, Some(2));
-        // A line failing before the suite's line: the suite never ran, the line is the failure.
-        let r = script(&cell("6.1"), "x", &o, Some(2), 3, &e);
-        assert_eq!(r.outcome, Outcome::Fail);
-        // The suite's line ran and printed its document; a later line failed: both are seen.
-        let mut o = out(3, DOC);
-        o.steps = vec![step(0, "orca suite", 1, ""), step(1, "false", 3, "")];
-        let list = expectations();
-        let e = Expectations::new(&list).unwrap();
-        let r = script(&cell("5.10"), "x", &o, Some(0), 2, &e);
-        assert_eq!(r.tests.len(), 3);
-        assert_eq!(r.outcome, Outcome::Fail);
-        assert!(r.message.unwrap().contains("line 2 of 2 `false`"));
     }
 
     #[test]
@@ -485,20 +258,20 @@ mod tests {
         crashed.fault = Some("the guest failed while the command ran: the guest kernel of VM c panicked".into());
         for r in [
             plain(&cell("6.1"), "echo c > /proc/sysrq-trigger", &crashed),
-            suite(&cell("6.1"), "orca suite", &crashed, &Expectations::new(&[]).unwrap()),
+            script(&cell("6.1"), "echo c > /proc/sysrq-trigger", &crashed, 1, &Expectations::new(&[]).unwrap()),
         ] {
             assert_eq!(r.outcome, Outcome::Fail, "{r:?}");
             assert!(r.message.as_deref().unwrap().contains("panicked"), "{r:?}");
             assert!(r.flaky.is_none());
         }
-        let mut second = out(0, DOC);
+        let mut second = out(0, "");
         second.flaky = Some("first boot failed (exit 6): ...".into());
         let r = plain(&cell("6.1"), "true", &second);
         assert_eq!(
             (r.outcome, r.flaky.as_deref()),
             (Outcome::Pass, Some("first boot failed (exit 6): ..."))
         );
-        let r = suite(&cell("6.1"), "orca suite", &second, &Expectations::new(&[]).unwrap());
+        let r = script(&cell("6.1"), "true", &second, 1, &Expectations::new(&[]).unwrap());
         assert!(r.flaky.is_some(), "{r:?}");
     }
 }

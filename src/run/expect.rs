@@ -92,17 +92,17 @@ mod tests {
 
     #[test]
     fn expectations_apply_only_below_min_kernel() {
-        let list = [exp("cgroup_events/*", "5.17"), exp("tc_*", "6.6")];
+        let list = [exp("cgroup_count/*", "5.17"), exp("tc_*", "6.6")];
         let e = Expectations::new(&list).unwrap();
         let v = |s| KernelVersion::parse(s).unwrap();
-        assert!(e.failing_on("cgroup_events/loop", v("5.10")).is_some());
+        assert!(e.failing_on("cgroup_count/loop", v("5.10")).is_some());
         assert!(
-            e.failing_on("cgroup_events/loop", v("5.17")).is_none(),
+            e.failing_on("cgroup_count/loop", v("5.17")).is_none(),
             "min_kernel itself is supported"
         );
-        assert!(e.failing_on("cgroup_events/loop", v("6.1")).is_none());
+        assert!(e.failing_on("cgroup_count/loop", v("6.1")).is_none());
         assert!(
-            e.failing_on("xdp_blocklist/ipv4", v("5.10")).is_none(),
+            e.failing_on("xdp_drop/ipv4", v("5.10")).is_none(),
             "the glob must match"
         );
         assert_eq!(e.failing_on("tc_egress/x", v("6.1")).unwrap().min_kernel, "6.6");

@@ -3,22 +3,19 @@
 //!
 //! For each cell, in order:
 //! 1. unavailable here (no kernel source, unknown image) → reported `n/a` with the reason;
-//! 2. a suite cell whose key is in the result cache → its stored result, marked cached, without
-//!    preparing its kernel or booting anything;
-//! 3. otherwise it waits for its kernel (each kernel is prepared once, ahead of the cells that
+//! 2. otherwise it waits for its kernel (each kernel is prepared once, ahead of the cells that
 //!    need it, before any of their clocks start), then runs under the budget, and its result is
 //!    stored unless it is an infrastructure error.
 //!
 //! The guest is reached through a [`CellRunner`], so this file knows nothing of QEMU.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use super::budget::{Budget, Cost};
-use super::cache::{self, KeyInputs, ResultCache};
 use super::classify::{self, CellOutput};
 use super::command::{self, Resolved};
 use super::expect::Expectations;
@@ -68,13 +65,6 @@ pub struct Run<'a> {
     /// `--test` globs, passed to the suite.
     pub tests: Vec<String>,
     pub budget: Budget,
-    /// The orca binary the guest runs the suite with (the host's own, seen through the shared
-    /// root); its sha256 is part of every suite cell's cache key.
-    pub exe: PathBuf,
-    pub cache: ResultCache,
-    /// Take results from the cache (`--no-cache` turns this off; fresh results are stored either
-    /// way).
-    pub use_cache: bool,
 }
 
 /// A cell that must run.
@@ -83,7 +73,6 @@ struct Pending<'a> {
     cell: &'a Cell,
     kernel: &'a plan::Kernel,
     command: Resolved,
-    key: Option<String>,
 }
 
 /// Kernels prepared at most once each, whoever asks first.
@@ -109,25 +98,14 @@ impl<'a, K> Kernels<'a, K> {
 pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
     let start = Instant::now();
     let expectations = Expectations::new(&run.test.expectations)?;
-    let exe = &run.exe;
-    let out_dir = run
-        .plan
-        .toolchain
-        .as_ref()
-        .map(|t| t.out_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("build/ebpf"));
-    let objects = run.root.join(&out_dir);
-    let cache = &run.cache;
     let vm = run.test.vm.as_deref().and_then(|v| run.plan.vm(v));
     let ids: Vec<&str> = run.cells.iter().map(|c| c.id.as_str()).collect();
     let live = Live::new(&ids);
 
-    // Digests are computed once, and only when a suite cell needs a key.
-    let mut digests: Option<(String, String)> = None;
     let mut results: Vec<Option<CellResult>> = run.cells.iter().map(|_| None).collect();
     let mut pending = Vec::new();
     for (index, cell) in run.cells.iter().enumerate() {
-        let resolved = command::resolve(&run.test.commands, exe, run.root, &objects, &run.tests);
+        let resolved = command::resolve(&run.test.commands, run.root);
         let kernel = run.plan.kernel(&cell.kernel);
         let why_not = cell.unavailable.clone().or_else(|| {
             kernel
@@ -140,46 +118,11 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
             results[index] = Some(r);
             continue;
         };
-        let key = if resolved.suite() {
-            if digests.is_none() {
-                let objs: Vec<PathBuf> = run.plan.programs.iter().map(|p| p.object.clone()).collect();
-                digests = Some((cache::files_digest(run.root, &objs)?, cache.binary_sha256(exe)?));
-            }
-            let (objs, suite) = digests.as_ref().expect("just computed");
-            Some(
-                KeyInputs::new(
-                    kernel,
-                    &cell.image,
-                    objs,
-                    suite,
-                    &cell.command,
-                    &run.tests,
-                    &run.test.expectations,
-                    run.test.timeout_secs,
-                    vm,
-                )
-                .key(),
-            )
-        } else {
-            None
-        };
-        if let Some(hit) = key.as_deref().filter(|_| run.use_cache).and_then(|k| cache.get(k)) {
-            let r = CellResult {
-                id: cell.id.clone(),
-                kernel: Some(cell.kernel.clone()),
-                command: cell.command.clone(),
-                ..hit
-            };
-            live.finished(&r);
-            results[index] = Some(r);
-            continue;
-        }
         pending.push(Pending {
             index,
             cell,
             kernel,
             command: resolved,
-            key,
         });
     }
 
@@ -240,18 +183,12 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
                                 p.cell,
                                 &p.cell.command,
                                 &o,
-                                p.command.suite_line,
                                 run.test.commands.len(),
                                 &expectations,
                             ),
                             Err(e) => classify::bare(p.cell, &p.cell.command, Outcome::Error, Some(chain(&e))),
                         };
                         r.duration_ms = t0.elapsed().as_millis() as u64;
-                        if let Some(key) = &p.key
-                            && let Err(e) = cache.put(key, &r)
-                        {
-                            crate::ui::warn(format!("cell {}: result not cached: {}", p.cell.id, chain(&e)));
-                        }
                         r
                     }
                 };

@@ -69,7 +69,7 @@ mod tests {
             name: kernel.into(),
             image: "host".into(),
             kernel: kernel.into(),
-            command: "orca suite".into(),
+            command: "make test".into(),
             unavailable: (kernel == "5.4").then(|| "no source".to_string()),
         }
     }

@@ -48,7 +48,7 @@ fn with_artifacts(mut s: Stage, globs: &[&str]) -> Stage {
 }
 
 /// build → unit → integration, and lint on its own branch.
-fn firewall(unit_command: &str) -> Pipeline {
+fn sample_pipeline(unit_command: &str) -> Pipeline {
     pipeline(vec![
         with_artifacts(
             stage("build", &[], &["mkdir -p out && echo object > out/prog.o"]),
@@ -66,7 +66,7 @@ fn firewall(unit_command: &str) -> Pipeline {
 #[test]
 fn a_failed_stage_skips_its_dependants_and_independent_branches_finish() {
     let p = Project::new();
-    let r = p.run(&firewall("echo checking; exit 1"), &p.opts());
+    let r = p.run(&sample_pipeline("echo checking; exit 1"), &p.opts());
     assert_eq!(cell(&r, "build").outcome, Outcome::Pass);
     assert_eq!(cell(&r, "unit").outcome, Outcome::Fail);
     assert!(cell(&r, "unit").output.as_deref().unwrap().contains("checking"));
@@ -94,7 +94,7 @@ fn a_failed_stage_skips_its_dependants_and_independent_branches_finish() {
 #[test]
 fn a_second_run_takes_unchanged_stages_from_the_cache_and_restores_their_artifacts() {
     let p = Project::new();
-    let pl = firewall("test -s out/prog.o");
+    let pl = sample_pipeline("test -s out/prog.o");
     let first = p.run(&pl, &p.opts());
     assert_eq!(first.exit_code(), 0, "{first:#?}");
     assert!(first.cells.iter().all(|c| !c.cached));
@@ -166,7 +166,7 @@ fn a_promised_artifact_that_was_not_made_fails_the_stage() {
 #[test]
 fn only_and_from_run_the_chosen_stages_with_earlier_artifacts_restored() {
     let p = Project::new();
-    let pl = firewall("test -s out/prog.o && date +%s%N >> unit-runs");
+    let pl = sample_pipeline("test -s out/prog.o && date +%s%N >> unit-runs");
     assert_eq!(p.run(&pl, &p.opts()).exit_code(), 0);
     std::fs::remove_dir_all(p.path("out")).unwrap();
 
@@ -211,7 +211,7 @@ fn only_without_a_stored_dependency_is_an_error_not_a_silent_skip() {
     let p = Project::new();
     let mut only = p.opts();
     only.only = Some("unit".into());
-    let r = p.run(&firewall("true"), &only);
+    let r = p.run(&sample_pipeline("true"), &only);
     assert_eq!(cell(&r, "unit").outcome, Outcome::Error);
     assert!(
         cell(&r, "unit")
@@ -263,7 +263,7 @@ fn the_stage_deadline_is_an_error_and_kills_the_command() {
 #[test]
 fn junit_has_one_case_per_stage() {
     let p = Project::new();
-    let r = p.run(&firewall("exit 1"), &p.opts());
+    let r = p.run(&sample_pipeline("exit 1"), &p.opts());
     let xml = junit::render(&r).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
     assert!(xml.contains("<failure") && xml.contains("<skipped"), "{xml}");

@@ -94,14 +94,14 @@ fn read_test(cx: &mut Cx, b: &Block) -> Option<TestBlockSpec> {
     f.check(cx, &["expect"], &["expect"]);
     let parallel = f.get("parallel").and_then(|e| cx.bool(e, "parallel"));
     let timeout_secs = f.get("timeout").and_then(|e| cx.duration(e, "timeout"));
-    let commands_expr = f.require(cx, "commands", "commands = [\"orca suite\"]");
+    let commands_expr = f.require(cx, "commands", "commands = [\"make test\"]");
     let commands = commands_expr.and_then(|e| {
         let c = cx.strings(e, "commands")?;
         if c.is_empty() {
             cx.error(
                 e.span.clone(),
                 "`commands` is empty",
-                "list the commands each cell runs, e.g. [\"orca suite\"]",
+                "list the commands each cell runs, e.g. [\"make test\"]",
             );
         }
         for (i, cmd) in c.iter().enumerate() {

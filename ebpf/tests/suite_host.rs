@@ -1,4 +1,4 @@
-//! `orca suite` on the host's own kernel: the objects built with the real clang, loaded, attached
+//! `firewall-suite` on the host's own kernel: the objects built with the real clang, loaded, attached
 //! and exercised for real. Needs root (BPF, namespaces, cgroups); without it these tests say why
 //! and return, except under CI=true where that is a failure.
 
@@ -10,6 +10,7 @@ use serde_json::Value;
 
 const PROGRAMS: [&str; 3] = ["xdp_blocklist", "tc_egress_policy", "cgroup_events"];
 
+/// The firewall crate's folder (`ebpf/`): the C sources and their headers.
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -18,7 +19,9 @@ fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
-        orca::ci::skip_or_fail("not root, and the suite loads BPF programs");
+        let missing = "not root, and the suite loads BPF programs";
+        assert!(!firewall::sys::ci_enabled(), "CI is set, so nothing may be skipped, but {missing}");
+        eprintln!("skipped: {missing}");
     }
     root
 }
@@ -38,19 +41,19 @@ fn build(src: &Path, out: &Path, programs: &[&str]) {
         let mut cmd = Command::new(clang());
         cmd.args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-mcpu=v3", "-c"])
             .arg("-I")
-            .arg(root().join("ebpf/include"))
+            .arg(root().join("include"))
             .args(["-I", "/usr/include/x86_64-linux-gnu"])
             .arg(src.join(format!("{p}.c")))
             .arg("-o")
             .arg(out.join(format!("{p}.o")));
-        orca::process::run_ok(&mut cmd, "clang", Duration::from_secs(120)).unwrap();
+        firewall::sys::run_ok(&mut cmd, "clang", Duration::from_secs(120)).unwrap();
     }
 }
 
 fn suite(objects: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orca"));
-    cmd.args(["suite", "--objects"]).arg(objects).args(args);
-    let out = orca::process::run(&mut cmd, "orca suite", Duration::from_secs(300)).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_firewall-suite"));
+    cmd.arg("--objects").arg(objects).args(args);
+    let out = firewall::sys::run(&mut cmd, "firewall-suite", Duration::from_secs(300)).unwrap();
     (out.status.code(), out.stdout_str(), out.stderr_str())
 }
 
@@ -87,8 +90,9 @@ fn every_test_passes_on_the_host_kernel() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    build(&root().join("ebpf"), dir.path(), &PROGRAMS);
-    let (code, stdout, stderr) = suite(dir.path(), &["--json"]);
+    build(&root(), dir.path(), &PROGRAMS);
+    let junit = dir.path().join("results/suite.xml");
+    let (code, stdout, stderr) = suite(dir.path(), &["--json", "--junit", junit.to_str().unwrap()]);
     let tests = tests_of(&stdout);
     let failed: Vec<&Value> = tests.iter().filter(|t| t["outcome"] != "pass").collect();
     assert!(failed.is_empty(), "not passed: {failed:#?}\n{stderr}");
@@ -97,6 +101,13 @@ fn every_test_passes_on_the_host_kernel() {
     for t in &tests {
         assert!(t["duration_ms"].is_u64() && t["message"].is_string(), "{t}");
     }
+    // The JUnit file says the same: 27 passing testcases with the same names.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!((report.tests, report.failures, report.errors), (27, 0, 0), "{xml}");
+    let names: Vec<&str> = report.test_suites[0].test_cases.iter().map(|c| c.name.as_str()).collect();
+    let json_names: Vec<&str> = tests.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, json_names);
     // The private cgroup is gone: any `orca-suite-<pid>` left belongs to a suite still running.
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let cgroup2 = mountinfo.lines().find_map(|l| {
@@ -126,14 +137,27 @@ fn a_program_the_verifier_refuses_fails_its_tests_with_the_log() {
     let src = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     // Without this bounds check the IPv6 header is read past what the verifier knows is there.
-    let text = std::fs::read_to_string(root().join("ebpf/xdp_blocklist.c")).unwrap();
+    let text = std::fs::read_to_string(root().join("xdp_blocklist.c")).unwrap();
     let check = "\tif ((void *)(ip6 + 1) > data_end)\n\t\treturn verdict(XDP_CNT_MALFORMED, len, XDP_DROP);\n";
     assert!(text.contains(check), "the fixture's bounds check moved");
     std::fs::write(src.path().join("xdp_blocklist.c"), text.replacen(check, "", 1)).unwrap();
     build(src.path(), out.path(), &["xdp_blocklist"]);
 
-    let (code, stdout, _) = suite(out.path(), &["--json", "--test", "xdp_blocklist/*"]);
+    let junit = out.path().join("suite.xml");
+    let (code, stdout, _) = suite(
+        out.path(),
+        &["--json", "--test", "xdp_blocklist/*", "--junit", junit.to_str().unwrap()],
+    );
     assert_eq!(code, Some(1));
+    // In JUnit the verifier log is the failure's text.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    match &report.test_suites[0].test_cases[0].status {
+        quick_junit::TestCaseStatus::NonSuccess { description, .. } => {
+            assert!(description.as_ref().unwrap().as_str().contains("outside of the packet"), "{xml}")
+        }
+        other => panic!("the load should fail: {other:?}"),
+    }
     let tests = tests_of(&stdout);
     assert_eq!(tests[0]["name"], "xdp_blocklist/load");
     assert_eq!(tests[0]["outcome"], "fail");
@@ -158,7 +182,7 @@ fn a_missing_object_fails_only_its_own_program() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    build(&root().join("ebpf"), dir.path(), &["xdp_blocklist"]);
+    build(&root(), dir.path(), &["xdp_blocklist"]);
     let (code, stdout, _) = suite(
         dir.path(),
         &["--json", "--test", "xdp_blocklist/ipv4*", "--test", "cgroup_events/*"],
@@ -181,7 +205,7 @@ fn bench_measures_every_case_on_its_own_path() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    build(&root().join("ebpf"), dir.path(), &["xdp_blocklist", "tc_egress_policy"]);
+    build(&root(), dir.path(), &["xdp_blocklist", "tc_egress_policy"]);
     let (code, stdout, stderr) = suite(dir.path(), &["--bench", "--repeat", "1000"]);
     assert_eq!(code, Some(0), "{stderr}");
     let v: Value = serde_json::from_str(&stdout).unwrap();

@@ -17,10 +17,10 @@
 //!
 //! ```ignore
 //! use aya::maps::LpmTrie;
-//! use orca::programs::{Program, load_bytes, xdp_blocklist::{self, BlocklistRule}};
+//! use firewall::programs::{Program, load_bytes, xdp_blocklist::{self, BlocklistRule}};
 //!
 //! // `orca build` first: the object must exist when this crate compiles.
-//! static XDP: &[u8] = orca::embed_object!("build/ebpf/xdp_blocklist.o");
+//! static XDP: &[u8] = firewall::embed_object!("build/ebpf/xdp_blocklist.o");
 //!
 //! let mut ebpf = load_bytes(XDP, Program::XdpBlocklist)?;
 //! let mut v4: LpmTrie<_, [u8; 4], BlocklistRule> =
@@ -50,7 +50,7 @@ pub use aya as __aya;
 /// Includes a built object at compile time, 8-byte aligned as the ELF parser needs.
 ///
 /// The path is relative to the invoking crate's root (`CARGO_MANIFEST_DIR`), so
-/// `orca::embed_object!("build/ebpf/xdp_blocklist.o")` names what `orca build` wrote there. The
+/// `firewall::embed_object!("build/ebpf/xdp_blocklist.o")` names what `orca build` wrote there. The
 /// result is a `&'static [u8]` for [`programs::load_bytes`](crate::programs::load_bytes).
 #[macro_export]
 macro_rules! embed_object {

@@ -131,13 +131,13 @@ fn header_btf() -> Value {
     clang.args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-mcpu=v3", "-c"]);
     clang
         .arg("-I")
-        .arg(root.join("ebpf/include"))
+        .arg(root.join("include"))
         .args(["-I", "/usr/include/x86_64-linux-gnu"]);
     clang.arg(&src).arg("-o").arg(&obj);
-    crate::process::run_ok(&mut clang, "clang", Duration::from_secs(60)).unwrap();
+    crate::sys::run_ok(&mut clang, "clang", Duration::from_secs(60)).unwrap();
     let mut bpftool = Command::new("bpftool");
     bpftool.args(["-j", "btf", "dump", "file"]).arg(&obj);
-    let out = crate::process::run_ok(&mut bpftool, "bpftool", Duration::from_secs(30)).unwrap();
+    let out = crate::sys::run_ok(&mut bpftool, "bpftool", Duration::from_secs(30)).unwrap();
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

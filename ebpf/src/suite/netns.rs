@@ -136,7 +136,7 @@ impl Veth {
         let b = NsThread::spawn()?;
         let a = Entered::new()?;
         let tid = b.tid.to_string();
-        let out = crate::process::run(
+        let out = crate::sys::run(
             Command::new("ip")
                 .args(["link", "add", VA, "address", MAC_A, "type", "veth"])
                 .args(["peer", "name", VB, "address", MAC_B, "netns", &tid]),
@@ -181,10 +181,10 @@ fn batch(dev: &str, v4: &[&str], v6: &[&str], peer_mac: &str, peer4: &[&str], pe
 
 /// Runs `ip -batch` in the calling thread's namespace.
 pub fn ip_batch(lines: &str) -> Result<()> {
-    let dir = crate::paths::temp_dir("suite-ip")?;
+    let dir = crate::sys::temp_dir("suite-ip")?;
     let file = dir.path().join("batch");
     std::fs::write(&file, lines)?;
-    crate::process::run_ok(Command::new("ip").arg("-batch").arg(&file), "ip -batch", IP_DEADLINE)?;
+    crate::sys::run_ok(Command::new("ip").arg("-batch").arg(&file), "ip -batch", IP_DEADLINE)?;
     Ok(())
 }
 
@@ -193,7 +193,7 @@ pub fn ip(args: &[&str]) -> Result<()> {
     if which("ip").is_none() {
         return Err(Skip("`ip` (iproute2) is not installed".into()).into());
     }
-    crate::process::run_ok(Command::new("ip").args(args), "ip", IP_DEADLINE)?;
+    crate::sys::run_ok(Command::new("ip").args(args), "ip", IP_DEADLINE)?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! The in-guest behaviour suite for the programs in `ebpf/` (`orca suite`, hidden).
+//! The firewall's behaviour suite (the `firewall-suite` binary).
 //!
 //! It runs as root inside a guest (or on a host whose kernel lets root load BPF). For each
 //! program it loads the built object with aya (`<program>/load`, with the verifier log when the
@@ -9,13 +9,15 @@
 //! program does not load, each of its tests fails with the load error.
 //!
 //! Output: one line per test on stderr; with `--json`, `{"kernel", "tests": [{"name", "outcome",
-//! "duration_ms", "message", "verifier_log"}]}` on stdout. Exit 0 when nothing failed, 1 otherwise.
-//! `--bench` measures test-run throughput instead (see [`bench`]).
+//! "duration_ms", "message", "verifier_log"}]}` on stdout; with `--junit FILE`, the same results as
+//! JUnit XML (see [`junit`]), which is what orca's matrix collects through `results`. Exit 0 when
+//! nothing failed, 1 otherwise. `--bench` measures test-run throughput instead (see [`bench`]).
 
 mod bench;
 mod cgroup;
 mod cgroupfs;
 mod fixture;
+pub mod junit;
 mod live;
 mod netns;
 mod packets;
@@ -30,9 +32,40 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::SuiteArgs;
-use crate::error::Exit;
 use crate::programs::{LoadError, Program};
+use crate::sys::{EXIT_INFRA, Fail};
+
+/// What `firewall-suite` takes on its command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "firewall-suite",
+    version,
+    about = "The firewall's behaviour suite: loads the built programs, checks them with crafted packets and on live traffic",
+    after_help = "Examples:\n  sudo firewall-suite --objects build/ebpf\n  firewall-suite --objects build/ebpf --junit build/test-results/suite.xml\n  firewall-suite --test 'xdp_blocklist/*' --json\n  firewall-suite --list\n  firewall-suite --bench --repeat 10000\n\nExit codes: 0 all passed, 1 a test failed, 2 bad arguments, 3 not root or a host tool failed,\n124 a deadline passed, 130 interrupted.\nIn orca's matrix: orca matrix run (the project's configs run this binary in every guest)."
+)]
+pub struct Args {
+    /// Directory of the built objects (what `orca build` writes).
+    #[arg(long, default_value = "build/ebpf")]
+    pub objects: std::path::PathBuf,
+    /// Only tests matching these globs (`<program>/<test>`, e.g. 'xdp_blocklist/*').
+    #[arg(long = "test")]
+    pub tests: Vec<String>,
+    /// List the tests and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Print the results as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the results as JUnit XML to FILE (its folder is created).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+    /// Instead of the tests, measure BPF_PROG_TEST_RUN throughput and print it as JSON.
+    #[arg(long, conflicts_with_all = ["junit", "list"])]
+    pub bench: bool,
+    /// Runs per benchmark case.
+    #[arg(long, default_value_t = 100_000, requires = "bench")]
+    pub repeat: u32,
+}
 
 /// A test body: runs against its program's fixture, freshly reset; `Ok` carries a short note.
 pub type Body<F> = fn(&mut F) -> Result<String>;
@@ -84,13 +117,13 @@ struct SuiteReport<'a> {
     tests: &'a [TestResult],
 }
 
-pub fn main(args: SuiteArgs) -> Result<u8> {
+pub fn main(args: Args) -> Result<u8> {
     let patterns = args
         .tests
         .iter()
         .map(|g| {
             glob::Pattern::new(g).map_err(|e| {
-                crate::error::usage(
+                crate::sys::usage(
                     format!("--test {g:?} is not a valid glob: {e}"),
                     "e.g. --test 'xdp_blocklist/*'",
                 )
@@ -109,8 +142,8 @@ pub fn main(args: SuiteArgs) -> Result<u8> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err(
-            crate::error::Fail::new(Exit::Infra, "the suite loads and attaches BPF programs and needs root")
-                .hint("run it as root: sudo orca suite, or inside a VM with `orca test`")
+            Fail::new(EXIT_INFRA, "the suite loads and attaches BPF programs and needs root")
+                .hint("run it as root (sudo firewall-suite), or in a VM: orca test")
                 .into(),
         );
     }
@@ -118,9 +151,9 @@ pub fn main(args: SuiteArgs) -> Result<u8> {
         return bench::run(&args.objects, args.repeat);
     }
     if names.is_empty() {
-        return Err(crate::error::usage(
+        return Err(crate::sys::usage(
             format!("no test matches {}", args.tests.join(", ")),
-            "`orca suite --list` shows the test names",
+            "`firewall-suite --list` shows the test names",
         ));
     }
 
@@ -132,16 +165,20 @@ pub fn main(args: SuiteArgs) -> Result<u8> {
     run_program::<fixture::TcFixture>(objects, &selected, &mut results);
     run_program::<fixture::CgFixture>(objects, &selected, &mut results);
 
-    crate::process::check_interrupted()?;
+    crate::sys::check_interrupted()?;
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     let failed = count(Outcome::Fail);
+    let elapsed = started.elapsed();
     eprintln!(
         "suite: {} passed, {failed} failed, {} skipped in {} on {}",
         count(Outcome::Pass),
         count(Outcome::Skip),
-        crate::ui::duration(started.elapsed()),
+        crate::sys::duration(elapsed),
         kernel_release()
     );
+    if let Some(path) = &args.junit {
+        junit::write(path, &kernel_release(), &results, elapsed)?;
+    }
     if args.json {
         let report = SuiteReport {
             kernel: kernel_release(),
@@ -149,7 +186,7 @@ pub fn main(args: SuiteArgs) -> Result<u8> {
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    Ok(if failed == 0 { 0 } else { 1 })
+    Ok(if failed == 0 { 0 } else { crate::sys::EXIT_TEST_FAILED })
 }
 
 /// Every test name, grouped by program, in the order they run.
@@ -217,7 +254,7 @@ fn run_program<F: Fixture>(objects: &Path, selected: &dyn Fn(&str) -> bool, resu
     };
 
     for (name, body) in cases {
-        if crate::process::interrupted() {
+        if crate::sys::interrupted() {
             record(
                 results,
                 name,
@@ -236,7 +273,7 @@ fn run_program<F: Fixture>(objects: &Path, selected: &dyn Fn(&str) -> bool, resu
         let (outcome, message) = match run {
             Ok(Ok(note)) => (Outcome::Pass, note),
             Ok(Err(e)) => match e.downcast_ref::<Skip>() {
-                Some(skip) if crate::ci::enabled() => (
+                Some(skip) if crate::sys::ci_enabled() => (
                     Outcome::Fail,
                     format!("a prerequisite is missing and CI=true forbids skipping: {skip}"),
                 ),
@@ -262,7 +299,7 @@ fn record(
         Outcome::Fail => "FAIL",
         Outcome::Skip => "skip",
     };
-    eprintln!("{label:<4} {name} ({}) {message}", crate::ui::duration(took));
+    eprintln!("{label:<4} {name} ({}) {message}", crate::sys::duration(took));
     if let Some(log) = &verifier_log {
         let lines: Vec<&str> = log.lines().collect();
         let tail = &lines[lines.len().saturating_sub(30)..];

@@ -56,7 +56,7 @@ fn recv_until(sock: &UdpSocket, marker: &[u8]) -> Result<Vec<Vec<u8>>> {
     bail!(
         "{:?} did not arrive within {}",
         String::from_utf8_lossy(marker),
-        crate::ui::duration(ARRIVAL)
+        crate::sys::duration(ARRIVAL)
     )
 }
 
@@ -79,7 +79,7 @@ fn warm_up(tx: &UdpSocket, to: SocketAddr, rx: &UdpSocket) -> Result<()> {
     }
     bail!(
         "no warm-up datagram reached {to} within {}",
-        crate::ui::duration(ARRIVAL)
+        crate::sys::duration(ARRIVAL)
     )
 }
 

@@ -44,7 +44,7 @@ struct Report {
 
 pub fn run(objects: &Path, repeat: u32) -> Result<u8> {
     if repeat == 0 {
-        return Err(crate::error::usage(
+        return Err(crate::sys::usage(
             "--repeat must be at least 1",
             "e.g. --repeat 100000",
         ));
@@ -131,7 +131,7 @@ fn measure(
 ) -> Result<Case> {
     let mut times = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
-        crate::process::check_interrupted()?;
+        crate::sys::check_interrupted()?;
         let (verdict, mean) = run(repeat)?;
         if verdict != want {
             bail!("{program}/{name}: verdict {verdict}, expected {want}: the case does not measure what it names");
