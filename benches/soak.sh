@@ -103,17 +103,18 @@ done | xargs -P "$par" -L 1 bash -c 'one "$@"' _ | tee "$out/results.tsv" |
 t1=$(date +%s)
 echo "soak: load after: $(uptime | sed 's/.*load average/load average/')" >&2
 
-awk -F'\t' -v total="$total" -v secs=$((t1 - t0)) '
+awk -F'\t' -v total="$total" -v secs=$((t1 - t0)) -v order="${kernels[*]}" '
   { n++; k[$2]++; t[$2] += $4
-    if ($6 == "pass") p[$2]++
+    if ($6 != "fail") p[$2]++
     if ($5 != "-") { first++; fk[$2]++; c[$5]++ }
-    if ($6 == "flaky") r++
+    if ($6 == "flaky") { r++; rk[$2]++ }
     if ($6 == "fail") f++ }
   END {
-    printf "\n%-8s %6s %8s %14s %10s\n", "kernel", "boots", "passes", "first-try fail", "mean s"
-    for (x in k) printf "%-8s %6d %8d %14d %10.1f\n", x, k[x], p[x] + 0, fk[x] + 0, t[x] / k[x]
-    printf "\nboots %d of %d in %d s: %d passed first try, %d first-try failures (%.1f%%), %d passed on the retry (flaky), %d failed\n",
-      n, total, secs, n - first, first + 0, 100 * first / (n ? n : 1), r + 0, f + 0
+    printf "\n%-8s %6s %8s %16s %14s %8s\n", "kernel", "boots", "passed", "first-try fails", "of them flaky", "mean s"
+    split(order, ks, " ")
+    for (i = 1; i in ks; i++) { x = ks[i]; if (k[x]) printf "%-8s %6d %8d %16d %14d %8.1f\n", x, k[x], p[x], fk[x], rk[x], t[x] / k[x] }
+    printf "\nboots %d of %d in %d s: %d passed (%d on the first try), %d first-try failures (%.1f%%), %d passed on the retry (flaky), %d failed\n",
+      n, total, secs, n - f, n - first, first + 0, 100 * first / (n ? n : 1), r + 0, f + 0
     if (first) { print "first-try failures by cause:"; for (x in c) printf "  %3d  %s\n", c[x], x }
   }' "$out/results.tsv"
 [ "$(awk -F'\t' '$6 == "fail"' "$out/results.tsv" | wc -l)" = 0 ] && [ "$(wc -l <"$out/results.tsv")" = "$total" ]

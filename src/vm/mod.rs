@@ -24,6 +24,9 @@
 //!   initramfs ([`initramfs`]) and the PVH boot image ([`bootimage`]), starts QEMU ([`qemu`]),
 //!   connects QMP ([`qmp`]) and waits for the agent's `ready`. Deadlines scale with
 //!   [`Machine::scale`] (×1 KVM, ×6 TCG).
+//! - [`Machine::boot_or_retry`] boots once more, on a fresh VM, when the guest panics or hangs
+//!   before its agent is ready (an infrastructure fault), and remembers the first try
+//!   ([`Machine::flaky`]) for reports; every command that boots guests uses it.
 //! - [`Machine::exec`] / [`Machine::exec_until`], [`Machine::copy_in`], [`Machine::copy_out`],
 //!   [`Machine::shell`] speak the agent protocol ([`protocol`], host side in [`conn`] and
 //!   [`ops`]). Copies follow the rules in [`transfer`].
