@@ -30,7 +30,11 @@ fn load(spec: Option<&Path>, root: &Path) -> Result<(Plan, Option<plan::Vm>)> {
     match spec {
         Some(s) => {
             // A folder stands for its one file that declares a VM.
-            let picked = if s.is_dir() { Some(plan::load::pick(s, "vm")?) } else { None };
+            let picked = if s.is_dir() {
+                Some(plan::load::pick(s, "vm")?)
+            } else {
+                None
+            };
             let s = picked.as_deref().unwrap_or(s);
             if !s.is_file() {
                 return Err(crate::error::usage(
@@ -591,7 +595,11 @@ fn provision(m: &mut Machine, vm: &crate::plan::Vm, env: &[(String, String)], cw
     let res = m.exec_until(
         &req,
         &mut |stream, b| {
-            let n = if stream == Stream::Stdout { script::STDOUT } else { script::STDERR };
+            let n = if stream == Stream::Stdout {
+                script::STDOUT
+            } else {
+                script::STDERR
+            };
             to_host(Stream::Stderr, &sp.feed(n, b, Instant::now()))
         },
         Some(deadline),

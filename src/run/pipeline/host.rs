@@ -183,7 +183,7 @@ mod tests {
         );
         assert_eq!(ran.steps.len(), 2);
         assert!(
-            log.contains("one s\n") && log.contains("two\n") && !log.contains("three\n"),
+            log.contains("\none s\n") && log.contains("\ntwo\n") && !log.contains("\nthree\n"),
             "{log}"
         );
     }

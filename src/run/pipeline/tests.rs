@@ -86,7 +86,7 @@ fn a_failed_stage_skips_its_dependants_and_independent_branches_finish() {
     );
     let log = std::fs::read_to_string(p.path("build/pipeline/logs/unit.log")).unwrap();
     assert!(
-        log.contains("$ echo checking; exit 1") && log.contains("checking\n"),
+        log.contains("$ [1] echo checking; exit 1") && log.contains("checking\n"),
         "{log}"
     );
 }
