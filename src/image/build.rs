@@ -6,7 +6,8 @@
 //! - The image does not depend on the machine that built it: `/etc/hostname` is `orca`,
 //!   `/etc/resolv.conf` is empty, and `/etc/apt/sources.list` holds a comment only (whoever boots
 //!   the image writes its sources). So a lock made on one machine holds on another with another
-//!   mirror of the same archive.
+//!   mirror of the same archive. apt's `partial` directories are owned by root whatever apt's
+//!   sandbox did on the build host (seen: `_apt` in one environment, root in another).
 //! - As root, mmdebstrap runs in its own mount and PID namespaces (`unshare --mount --pid --fork
 //!   --kill-child`): when orca dies, even by SIGKILL, everything it started dies with it and no
 //!   mount it made outlives it.
@@ -113,6 +114,9 @@ pub fn build(
     cmd.arg("--customize-hook=echo orca > \"$1/etc/hostname\"")
         .arg("--customize-hook=: > \"$1/etc/resolv.conf\"")
         .arg("--customize-hook=echo '# orca writes the apt sources when it boots this image' > \"$1/etc/apt/sources.list\"")
+        // apt leaves its `partial` directories owned by `_apt` or by root depending on whether its
+        // sandbox user could reach the build directory: one owner, whatever the host did.
+        .arg("--customize-hook=chown 0:0 \"$1/var/cache/apt/archives/partial\" \"$1/var/lib/apt/lists/partial\"")
         .arg(&src.suite)
         .arg(&tar)
         .arg(format!("deb [signed-by={}] {} {} main", src.keyring.display(), src.uri, src.suite))
@@ -129,10 +133,11 @@ pub fn build(
         let tail = tail.clone();
         s.spawn(move || {
             for line in std::io::BufReader::new(stderr).lines().map_while(|l| l.ok()) {
-                if let Some(phase) = line.strip_prefix("I: ")
-                    && !phase.starts_with("running --") && !phase.starts_with("using ")
+                // mmdebstrap's phases end in "..." (`installing essential packages...`).
+                if let Some(phase) = line.strip_prefix("I: ").and_then(|l| l.strip_suffix("..."))
+                    && !phase.starts_with("running ")
                 {
-                    progress(phase.trim_end_matches("..."));
+                    progress(phase);
                 }
                 let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
                 t.push(line);

@@ -1,5 +1,5 @@
 # A valid matrix this host cannot fully run: a kernel with no source, a kernel missing from the
-# catalog, an undeclared image and an undeclared VM. None of these is a spec error; the plan lists
+# catalog, a distro image (which VMs cannot boot yet) and an undeclared VM. None of these is a spec error; the plan lists
 # them as unresolved and marks the cells unavailable.
 schema_version = "1.0"
 
