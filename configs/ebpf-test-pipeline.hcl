@@ -26,7 +26,6 @@ pipeline {
       name         = "integration"
       vm           = "ebpf-test"
       commands     = ["target/release/firewall-suite --objects build/ebpf --junit build/test-results/suite.xml"]
-      results      = ["build/test-results/*.xml"]
       dependencies = ["build", "unit"]
       inputs       = ["build/ebpf/*.o", "target/release/firewall-suite"]
       timeout      = "15m"
