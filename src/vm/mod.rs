@@ -50,6 +50,7 @@ pub mod protocol;
 pub mod qemu;
 pub mod qmp;
 pub mod setup;
+pub mod share;
 pub mod state;
 pub mod term;
 pub mod transfer;
