@@ -1,7 +1,7 @@
 {
   description = "orca: reproducible eBPF builds, proven on every kernel you ship to";
 
-  # Locked in flake.lock to the revision in ../shared/pins/nixpkgs.json.
+  # Locked in flake.lock to one nixos-25.11 revision (nix/README.md names it).
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
 
   # The logic lives in nix/ (see nix/README.md); this file only maps it over the systems.

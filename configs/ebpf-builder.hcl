@@ -16,15 +16,15 @@ vm {
   mounts = [
     # The guest already sees the host root read-only; this share makes the project writable at a
     # fixed path, so objects land in build/ebpf on the host and paths are the same on every machine.
-    { source = ".." destination = "/flywall" readonly = false },
+    { source = "..", destination = "/flywall", readonly = false },
     # clang's temporary files stay in RAM.
-    { type = "tmpfs" destination = "/tmp/build" size = "1GB" },
+    { type = "tmpfs", destination = "/tmp/build", size = "1GB" },
   ]
 
   # Fails early, with clang's own message, if the pinned clang is missing.
   provision = ["clang-14 --version"]
 
   artifacts = [
-    { source = "/flywall/build/ebpf" destination = "build/ebpf" },
+    { source = "/flywall/build/ebpf", destination = "build/ebpf" },
   ]
 }

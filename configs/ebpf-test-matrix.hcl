@@ -7,10 +7,10 @@
 schema_version = "1.0"
 
 test_matrix = [
-  { name = "5.10" image = "host" kernel_version = "5.10" }, # Debian bullseye
-  { name = "6.1"  image = "host" kernel_version = "6.1" },  # Debian bookworm
-  { name = "6.12" image = "host" kernel_version = "6.12" }, # Debian trixie
-  { name = "7.2"  image = "host" kernel_version = "7.2" },  # Debian sid
+  { name = "5.10", image = "host", kernel_version = "5.10" }, # Debian bullseye
+  { name = "6.1",  image = "host", kernel_version = "6.1" },  # Debian bookworm
+  { name = "6.12", image = "host", kernel_version = "6.12" }, # Debian trixie
+  { name = "7.2",  image = "host", kernel_version = "7.2" },  # Debian sid
 ]
 
 test {

@@ -5,6 +5,7 @@
 //! code and an optional hint. `cli::main` prints the chain as one message and exits with that code.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// orca's documented exit codes. The README's "Exit codes" table mirrors this enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -85,9 +86,18 @@ pub fn find_fail(err: &anyhow::Error) -> Option<&Fail> {
     err.chain().find_map(|e| e.downcast_ref::<Fail>())
 }
 
+/// Set by `process`'s signal handler once SIGINT, SIGTERM or SIGHUP arrived. It lives here, below
+/// `process`, because the exit code of every error depends on it.
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// True once SIGINT, SIGTERM or SIGHUP arrived.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// The exit code for an error: the code of its [`Fail`], or `Infra` when it carries none.
 pub fn exit_of(err: &anyhow::Error) -> Exit {
-    if crate::process::interrupted() {
+    if interrupted() {
         return Exit::Interrupted;
     }
     find_fail(err).map(|f| f.exit).unwrap_or(Exit::Infra)

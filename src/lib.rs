@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: `spec` (HCL → typed model with spans) → `plan` (resolved) → a backend
 //! (`build`, `kernel`, `vm`, `run` for native; `nix` for the flake) → `report`.
-//! No layer reaches back up: a spec never starts a VM and a backend never parses HCL.
+//! No layer reaches back up: a spec never starts a VM and a backend never parses HCL. Files and
+//! folders import one way too (`tests/layers.rs` finds any cycle).
 
 /// The guest agent runs inside Linux guests only.
 #[cfg(target_os = "linux")]

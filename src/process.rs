@@ -8,25 +8,19 @@
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::error::Exit;
+pub use crate::error::interrupted;
+use crate::error::{Exit, INTERRUPTED};
 use crate::fail;
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Process groups to kill on a signal. A fixed array of atomics, because the signal handler may
 /// touch nothing that allocates or locks.
 const SLOTS: usize = 256;
 static GROUPS: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
-
-/// True once SIGINT, SIGTERM or SIGHUP arrived.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
 
 /// Fails with `Exit::Interrupted` if a signal arrived; call between steps of long work.
 pub fn check_interrupted() -> Result<()> {

@@ -121,7 +121,7 @@ fn project_with_a_sourceless_kernel() -> std::path::PathBuf {
     assert!(text.contains(entry), "the matrix file changed shape");
     let text = text.replacen(
         entry,
-        "test_matrix = [\n  { name = \"5.4\" image = \"host\" kernel_version = \"5.4\" },\n",
+        "test_matrix = [\n  { name = \"5.4\", image = \"host\", kernel_version = \"5.4\" },\n",
         1,
     );
     std::fs::write(&matrix, text).unwrap();

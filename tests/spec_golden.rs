@@ -146,7 +146,7 @@ fn spec_errors_make_plan_exit_2_with_the_diagnostics() {
     let err = String::from_utf8_lossy(&p.stderr);
     assert_eq!(p.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("tests/specs/invalid/dependency-cycle.hcl:6:54: error: dependency cycle: a -> b -> c -> a"),
+        err.contains("tests/specs/invalid/dependency-cycle.hcl:6:56: error: dependency cycle: a -> b -> c -> a"),
         "{err}"
     );
 }
@@ -191,7 +191,7 @@ fn a_reader_that_goes_away_is_not_a_panic() {
     let spec = dir.path().join("big.hcl");
     let mut text = String::from("schema_version = \"1.0\"\ntest_matrix = [\n");
     for i in 0..20_000 {
-        text.push_str(&format!("  {{ name = \"e{i}\" kernel_version = \"6.1\" }},\n"));
+        text.push_str(&format!("  {{ name = \"e{i}\", kernel_version = \"6.1\" }},\n"));
     }
     text.push_str("]\ntest {\n  commands = [\"true\"]\n}\n");
     std::fs::write(&spec, text).unwrap();

@@ -178,7 +178,7 @@ fn a_large_spec_with_many_problems_is_reported_in_full_as_json_and_capped_as_tex
     let n = 60_000;
     for i in 0..n {
         text.push_str(&format!(
-            "    {{ name = \"s{i}\" comands = [\"true\"] dependencies = [\"s{}\"] }},\n",
+            "    {{ name = \"s{i}\", comands = [\"true\"], dependencies = [\"s{}\"] }},\n",
             i + 1
         ));
     }
@@ -189,7 +189,7 @@ fn a_large_spec_with_many_problems_is_reported_in_full_as_json_and_capped_as_tex
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr.contains(&format!("{shown}:5:19: error: unknown key `comands` in `stage`")),
+        stderr.contains(&format!("{shown}:5:20: error: unknown key `comands` in `stage`")),
         "{}",
         &stderr[..2000]
     );

@@ -69,15 +69,15 @@ vm {
     memory = "512MB"
   }
   mounts = [
-    { source = "../rw" destination = "/mnt/rw" readonly = false },
-    { source = "../ro" destination = "/mnt/ro" },
-    { type = "tmpfs" destination = "/scratch" size = "64MB" },
+    { source = "../rw", destination = "/mnt/rw", readonly = false },
+    { source = "../ro", destination = "/mnt/ro" },
+    { type = "tmpfs", destination = "/scratch", size = "64MB" },
   ]
   modules = ["veth"]
   provision = ["echo provisioned > /scratch/mark"]
   artifacts = [
-    { source = "/scratch/out" destination = "build/out" },
-    { source = "/mnt/ro/input.bin" destination = "build/input-copy.bin" },
+    { source = "/scratch/out", destination = "build/out" },
+    { source = "/mnt/ro/input.bin", destination = "build/input-copy.bin" },
   ]
 }
 "#;

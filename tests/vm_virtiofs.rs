@@ -63,9 +63,9 @@ schema_version = "1.0"
 vm {
   name = "t-virtiofs"
   mounts = [
-    { source = "../rw" destination = "/mnt/rw" readonly = false },
-    { source = "../ro" destination = "/mnt/ro" },
-    { type = "tmpfs" destination = "/scratch" size = "16MB" },
+    { source = "../rw", destination = "/mnt/rw", readonly = false },
+    { source = "../ro", destination = "/mnt/ro" },
+    { type = "tmpfs", destination = "/scratch", size = "16MB" },
   ]
 }
 "#;

@@ -86,7 +86,7 @@ fn toolchain_of(tc: Option<Toolchain>) -> Result<Toolchain> {
     tc.ok_or_else(|| {
         usage(
             "no `toolchain { }` block in configs/*.hcl, so there is no pinned clang to build with",
-            "add one to configs/build.hcl: toolchain { clang_version = \"14\" target = \"bpf\" cflags = [\"-O2\", \"-g\"] }",
+            "add one to configs/build.hcl: `toolchain { ... }` with clang_version = \"14\", target = \"bpf\" and cflags = [\"-O2\", \"-g\"], one per line",
         )
     })
 }

@@ -33,7 +33,7 @@ pub fn run(a: PipelineRunArgs) -> Result<u8> {
     let Some(p) = plan.pipelines.iter().find(|p| absolute(&base.join(&p.file)) == wanted) else {
         return Err(usage(
             format!("{} declares no pipeline", file.display()),
-            "add a `pipeline { name = \"...\" stages = [ ... ] }` block to it",
+            "add a `pipeline { ... }` block to it, with `name = \"...\"` and `stages = [ ... ]` on lines of their own",
         ));
     };
     let opts = Options {

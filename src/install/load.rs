@@ -40,7 +40,7 @@ pub fn install(o: &InstallOptions) -> Result<Manifest> {
         Ok(())
     })();
     if let Err(e) = result {
-        let leftovers = super::manifest::undo(&m);
+        let leftovers = undo(&m);
         let _ = Manifest::remove(&o.pin_dir);
         for l in leftovers {
             crate::ui::warn(format!("could not undo: {l}"));
@@ -232,6 +232,35 @@ fn attach(m: &mut Manifest, prog: &mut Program, object: &str, name: &str, base: 
         }
         _ => Ok(()),
     }
+}
+
+/// Undoes a manifest: links first (removing a link's last pin detaches it), then programs and
+/// maps, then a clsact qdisc install added, then the folders it created if they are empty.
+/// Returns what could not be undone.
+pub fn undo(m: &Manifest) -> Vec<String> {
+    let mut problems = Vec::new();
+    let order = [What::Link, What::Program, What::Map, What::Qdisc];
+    for what in order {
+        for p in m.pins.iter().rev().filter(|p| p.what == what) {
+            let result = match (&p.path, &p.iface) {
+                (Some(path), _) => match std::fs::remove_file(path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{}: {e}", path.display())),
+                    _ => Ok(()),
+                },
+                (None, Some(iface)) if p.what == What::Qdisc => remove_clsact(iface),
+                (None, Some(iface)) => detach_netlink(p, iface),
+                (None, None) => Ok(()),
+            };
+            if let Err(e) = result {
+                problems.push(e);
+            }
+        }
+    }
+    for d in m.dirs.iter().rev() {
+        // Only empty folders go: anything else in them is not ours.
+        let _ = std::fs::remove_dir(d);
+    }
+    problems
 }
 
 /// Detaches a netlink TC filter recorded by [`attach`].

@@ -113,33 +113,3 @@ impl Manifest {
         self.save()
     }
 }
-
-/// Undoes a manifest: links first (removing a link's last pin detaches it), then programs and
-/// maps, then a clsact qdisc install added, then the folders it created if they are empty.
-/// Returns what could not be undone.
-#[cfg(target_os = "linux")]
-pub fn undo(m: &Manifest) -> Vec<String> {
-    let mut problems = Vec::new();
-    let order = [What::Link, What::Program, What::Map, What::Qdisc];
-    for what in order {
-        for p in m.pins.iter().rev().filter(|p| p.what == what) {
-            let result = match (&p.path, &p.iface) {
-                (Some(path), _) => match std::fs::remove_file(path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{}: {e}", path.display())),
-                    _ => Ok(()),
-                },
-                (None, Some(iface)) if p.what == What::Qdisc => super::load::remove_clsact(iface),
-                (None, Some(iface)) => super::load::detach_netlink(p, iface),
-                (None, None) => Ok(()),
-            };
-            if let Err(e) = result {
-                problems.push(e);
-            }
-        }
-    }
-    for d in m.dirs.iter().rev() {
-        // Only empty folders go: anything else in them is not ours.
-        let _ = std::fs::remove_dir(d);
-    }
-    problems
-}

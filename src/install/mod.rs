@@ -49,7 +49,7 @@ pub fn uninstall(pin_dir: &std::path::Path) -> anyhow::Result<Option<Manifest>> 
     let Some(m) = Manifest::read(pin_dir)? else {
         return Ok(None);
     };
-    let problems = manifest::undo(&m);
+    let problems = load::undo(&m);
     if !problems.is_empty() {
         return Err(crate::fail!(
             crate::error::Exit::Infra,

@@ -70,3 +70,81 @@ pub fn report() -> Report {
         cells: vec![old, new, missing, crashed],
     }
 }
+
+/// The model's own rules, checked on reports made from the sample.
+mod model_tests {
+    use super::super::model::*;
+
+    /// A report whose cells have the given outcomes, the first holding tests with `tests`.
+    fn report(cells: &[Outcome], tests: &[Outcome]) -> Report {
+        let sample = super::report();
+        let cell = sample.cells[0].clone();
+        let test = cell.tests[0].clone();
+        let mut cells: Vec<CellResult> = cells
+            .iter()
+            .map(|o| CellResult {
+                outcome: *o,
+                tests: vec![],
+                ..cell.clone()
+            })
+            .collect();
+        cells[0].tests = tests
+            .iter()
+            .map(|o| TestResult {
+                outcome: *o,
+                ..test.clone()
+            })
+            .collect();
+        Report { cells, ..sample }
+    }
+
+    #[test]
+    fn unavailable_cells_fail_the_run_unless_allowed() {
+        use Outcome::*;
+        let r = report(&[Pass, Unavailable], &[Pass]);
+        assert_eq!(r.exit_code_with(false), 4);
+        assert_eq!(r.exit_code_with(true), 0);
+        let r = report(&[Unavailable, Unavailable], &[]);
+        assert_eq!(r.exit_code_with(false), 4, "nothing ran: never green");
+        assert_eq!(report(&[Fail, Unavailable], &[Fail]).exit_code_with(false), 1);
+        assert_eq!(report(&[Pass], &[Pass]).exit_code_with(false), 0);
+    }
+
+    #[test]
+    fn exit_codes_follow_the_worst_outcome() {
+        use Outcome::*;
+        assert_eq!(
+            report(&[Pass], &[Pass, ExpectedFail, Skip]).exit_code(),
+            0,
+            "expectations met"
+        );
+        assert_eq!(
+            report(&[Pass, Unavailable], &[Pass]).exit_code(),
+            0,
+            "n/a cells are reported, not failed"
+        );
+        assert_eq!(report(&[Pass, Error], &[Pass]).exit_code(), 3, "infrastructure");
+        assert_eq!(report(&[Fail], &[Fail]).exit_code(), 1);
+        assert_eq!(
+            report(&[Pass], &[UnexpectedPass]).exit_code(),
+            1,
+            "a wrong expectation fails the run"
+        );
+        assert_eq!(
+            report(&[Fail, Error], &[Fail]).exit_code(),
+            1,
+            "a test failure outranks an infrastructure one"
+        );
+    }
+
+    #[test]
+    fn a_cell_is_as_bad_as_its_worst_test() {
+        use Outcome::*;
+        assert_eq!(Outcome::of_tests([Pass, ExpectedFail, Skip]), Pass);
+        assert_eq!(Outcome::of_tests([Skip, Skip]), Skip);
+        assert_eq!(Outcome::of_tests([]), Skip);
+        assert_eq!(Outcome::of_tests([Pass, UnexpectedPass, Fail]), Fail);
+        assert_eq!(Outcome::of_tests([Pass, UnexpectedPass]), UnexpectedPass);
+        assert_eq!(Outcome::of_tests([ExpectedFail, Error]), Error);
+    }
+}

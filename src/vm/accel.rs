@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Exit, Fail};
 use crate::fail;
 
+/// The QEMU binary (probed here for its accelerators; `qemu` builds its command line).
+pub const QEMU: &str = "qemu-system-x86_64";
+
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -152,7 +155,7 @@ fn cached_probe(image: &Path, initrd: &Path) -> Result<Verdict> {
 /// The host kernel release and the QEMU binary's identity (size and modification time).
 fn host_key() -> String {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let qemu = which(super::qemu::QEMU)
+    let qemu = which(QEMU)
         .and_then(|p| std::fs::metadata(p).ok())
         .map(|m| {
             use std::os::unix::fs::MetadataExt;
@@ -175,7 +178,7 @@ fn which(prog: &str) -> Option<std::path::PathBuf> {
 /// Boots the kernel under KVM with an init that powers off at once.
 fn probe(image: &Path, initrd: &Path) -> Result<Verdict> {
     let step = crate::ui::Step::start("probing KVM");
-    let mut cmd = Command::new(super::qemu::QEMU);
+    let mut cmd = Command::new(QEMU);
     cmd.args(["-accel", "kvm", "-cpu", "host", "-M", "q35", "-m", "256", "-smp", "1"])
         .args([
             "-nodefaults",

@@ -55,6 +55,7 @@ pub mod qemu;
 pub mod qmp;
 pub mod rootfs;
 pub mod setup;
+pub mod share;
 pub mod state;
 pub mod term;
 pub mod transfer;

@@ -35,10 +35,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use super::accel::QEMU;
 use super::accel::Resolved;
-
-/// The QEMU binary.
-pub const QEMU: &str = "qemu-system-x86_64";
+pub use super::share::Share;
 
 /// The machine type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,14 +55,6 @@ impl MachineType {
             MachineType::Q35 => format!("{dev}-pci"),
         }
     }
-}
-
-/// A share: the host directory, its tag in the guest, and whether it is read-only.
-#[derive(Debug, Clone)]
-pub struct Share {
-    pub tag: String,
-    pub source: PathBuf,
-    pub readonly: bool,
 }
 
 /// Everything the command line is made of.

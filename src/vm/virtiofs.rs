@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::qemu::Share;
+use super::share::Share;
 use crate::error::{Exit, Fail};
 use crate::kernel::Prepared;
 use crate::kernel::kconfig::ShareFs;

@@ -138,7 +138,7 @@ fn kernel(cx: &mut Cx, b: &Block) -> Option<KernelSpec> {
         cx.labels(
             d,
             0,
-            "debian { package = \"...\" suite = \"bookworm\" sha256 = \"...\" }",
+            "debian { ... } with package = \"...\", suite = \"bookworm\" and sha256 = \"...\", one per line",
         );
         let df = Fields::body("debian", d.ident.span.clone(), &d.body);
         df.check(cx, &[], &[]);
@@ -162,7 +162,7 @@ fn kernel(cx: &mut Cx, b: &Block) -> Option<KernelSpec> {
         }
     }
     for u in f.blocks("url") {
-        cx.labels(u, 0, "url { url = \"https://...\" sha256 = \"...\" }");
+        cx.labels(u, 0, "url { ... } with url = \"https://...\" and sha256 = \"...\", one per line");
         let uf = Fields::body("url", u.ident.span.clone(), &u.body);
         uf.check(cx, &[], &[]);
         let url = uf.require(cx, "url", "url = \"https://...\"").and_then(|e| {
@@ -185,7 +185,7 @@ fn kernel(cx: &mut Cx, b: &Block) -> Option<KernelSpec> {
         }
     }
     for p in f.blocks("file") {
-        cx.labels(p, 0, "file { path = \"...\" sha256 = \"...\" }");
+        cx.labels(p, 0, "file { ... } with path = \"...\" and sha256 = \"...\", one per line");
         let pf = Fields::body("kernel file", p.ident.span.clone(), &p.body);
         pf.check(cx, &[], &[]);
         let path = pf

@@ -20,7 +20,7 @@ pub fn read(cx: &mut Cx, top: &Fields, out: &mut Specs) {
     let test = tests.first().and_then(|b| read_test(cx, b));
     let Some(m) = matrix else {
         if let Some(b) = tests.first() {
-            cx.error(b.ident.span.clone(), "a `test` block without a `test_matrix`", "add test_matrix = [ { name = \"6.1\" image = \"host\" kernel_version = \"6.1\" } ] to say where the tests run");
+            cx.error(b.ident.span.clone(), "a `test` block without a `test_matrix`", "add test_matrix = [ { name = \"6.1\", image = \"host\", kernel_version = \"6.1\" } ] to say where the tests run");
         }
         return;
     };
@@ -49,7 +49,7 @@ fn read_entries(cx: &mut Cx, m: &crate::spec::syntax::Expr) -> Option<Vec<EntryS
         one: "entry",
         each: "`test_matrix` entry",
         many: "matrix entries",
-        example: "{ name = \"6.1\" image = \"host\" kernel_version = \"6.1\" }",
+        example: "{ name = \"6.1\", image = \"host\", kernel_version = \"6.1\" }",
     };
     named::read(cx, m, &words, read_entry, |e| &e.name)
 }

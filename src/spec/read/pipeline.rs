@@ -9,14 +9,14 @@ use crate::spec::model::{PipelineSpec, StageSpec};
 use crate::spec::syntax::{Block, Expr};
 
 pub fn read(cx: &mut Cx, b: &Block) -> Option<PipelineSpec> {
-    cx.labels(b, 0, "pipeline { name = \"...\" stages = [ ... ] }");
+    cx.labels(b, 0, "pipeline { ... } with name = \"...\" and stages = [ ... ] on lines of their own");
     let f = Fields::body("pipeline", b.ident.span.clone(), &b.body);
     f.check(cx, &[], &[]);
     let name = f.require(cx, "name", "name = \"ci\"").and_then(|e| cx.name(e, "name"));
     let stages_expr = f.require(
         cx,
         "stages",
-        "stages = [ { name = \"build\" commands = [\"orca build\"] } ]",
+        "stages = [ { name = \"build\", commands = [\"orca build\"] } ]",
     )?;
     let words = Words {
         attr: "stages",
@@ -24,7 +24,7 @@ pub fn read(cx: &mut Cx, b: &Block) -> Option<PipelineSpec> {
         one: "stage",
         each: "stage",
         many: "stages",
-        example: "{ name = \"build\" commands = [\"orca build\"] }",
+        example: "{ name = \"build\", commands = [\"orca build\"] }",
     };
     let stages = named::read(cx, stages_expr, &words, read_stage, |s| &s.name)?;
     check_dependencies(cx, &stages);

@@ -23,7 +23,7 @@ pub fn read(cx: &mut Cx, b: &Block) -> Option<VmSpec> {
     });
     let (mut cpus, mut memory_mib, mut disk_mib) = (None, None, None);
     if let Some(r) = f.blocks("resources").first() {
-        cx.labels(r, 0, "resources { cpu = 2  memory = \"1GB\" }");
+        cx.labels(r, 0, "resources { ... } with one setting per line (cpu = 2, memory = \"1GB\")");
         let rf = Fields::body("resources", r.ident.span.clone(), &r.body);
         rf.check(cx, &[], &[]);
         if let Some(e) = rf.get("cpu") {
@@ -92,7 +92,7 @@ fn read_mounts(cx: &mut Cx, e: &Expr) -> Vec<MountSpec> {
     for item in cx.list(e, "mounts").unwrap_or_default() {
         let Kind::Object(attrs) = &item.kind else {
             let msg = format!("each mount must be an object, found {}", item.kind.type_name());
-            cx.error(item.span.clone(), msg, "write { source = \"..\" destination = \"/src\" } or { type = \"tmpfs\" destination = \"/tmp/x\" size = \"1GB\" }");
+            cx.error(item.span.clone(), msg, "write { source = \"..\", destination = \"/src\" } or { type = \"tmpfs\", destination = \"/tmp/x\", size = \"1GB\" }");
             continue;
         };
         let f = Fields::object("mount", item.span.clone(), attrs);
@@ -185,7 +185,7 @@ fn read_artifacts(cx: &mut Cx, e: &Expr) -> Vec<ArtifactSpec> {
             cx.error(
                 item.span.clone(),
                 msg,
-                "write { source = \"/guest/path\" destination = \"host/path\" }",
+                "write { source = \"/guest/path\", destination = \"host/path\" }",
             );
             continue;
         };

@@ -1,6 +1,6 @@
-# expect: 5:48: leaves the project
+# expect: 5:49: leaves the project
 schema_version = "1.0"
 vm {
   name = "t"
-  artifacts = [{ source = "/out" destination = "../elsewhere" }]
+  artifacts = [{ source = "/out", destination = "../elsewhere" }]
 }

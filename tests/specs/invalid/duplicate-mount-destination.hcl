@@ -1,9 +1,9 @@
-# expect: 7:36: share the destination
+# expect: 7:37: share the destination
 schema_version = "1.0"
 vm {
   name = "t"
   mounts = [
-    { source = ".." destination = "/src" },
-    { type = "tmpfs" destination = "/src" },
+    { source = "..", destination = "/src" },
+    { type = "tmpfs", destination = "/src" },
   ]
 }

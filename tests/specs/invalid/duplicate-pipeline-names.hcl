@@ -2,9 +2,9 @@
 schema_version = "1.0"
 pipeline {
   name = "p"
-  stages = [{ name = "a" commands = ["true"] }]
+  stages = [{ name = "a", commands = ["true"] }]
 }
 pipeline {
   name = "p"
-  stages = [{ name = "a" commands = ["true"] }]
+  stages = [{ name = "a", commands = ["true"] }]
 }

@@ -3,7 +3,7 @@ schema_version = "1.0"
 pipeline {
   name = "p"
   stages = [
-    { name = "a" commands = ["true"] },
-    { name = "a" commands = ["false"] },
+    { name = "a", commands = ["true"] },
+    { name = "a", commands = ["false"] },
   ]
 }

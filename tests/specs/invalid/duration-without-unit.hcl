@@ -1,8 +1,8 @@
-# expect: 6:48: no unit
+# expect: 6:50: no unit
 schema_version = "1.0"
 pipeline {
   name = "p"
   stages = [
-    { name = "a" commands = ["true"] timeout = "600" },
+    { name = "a", commands = ["true"], timeout = "600" },
   ]
 }

@@ -2,5 +2,5 @@
 schema_version = "1.0"
 vm {
   name = "t"
-  artifacts = [{ source = "build/ebpf" destination = "build/ebpf" }]
+  artifacts = [{ source = "build/ebpf", destination = "build/ebpf" }]
 }

@@ -1,6 +1,6 @@
-# expect: 5:43: absolute path in the guest
+# expect: 5:44: absolute path in the guest
 schema_version = "1.0"
 vm {
   name = "t"
-  mounts = [{ source = ".." destination = "flywall" }]
+  mounts = [{ source = "..", destination = "flywall" }]
 }

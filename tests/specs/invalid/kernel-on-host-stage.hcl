@@ -1,8 +1,8 @@
-# expect: 6:47: runs on the host
+# expect: 6:49: runs on the host
 schema_version = "1.0"
 pipeline {
   name = "p"
   stages = [
-    { name = "a" commands = ["true"] kernel = "6.1" },
+    { name = "a", commands = ["true"], kernel = "6.1" },
   ]
 }

@@ -1,7 +1,7 @@
-# expect: 4:33: not a kernel version
+# expect: 4:34: not a kernel version
 schema_version = "1.0"
 test_matrix = [
-  { name = "a" kernel_version = "newest" },
+  { name = "a", kernel_version = "newest" },
 ]
 
 test {

@@ -1,6 +1,6 @@
-# expect: 5:60: negative
+# expect: 5:62: negative
 schema_version = "1.0"
 vm {
   name = "t"
-  mounts = [{ type = "tmpfs" destination = "/tmp/x" size = "-1GB" }]
+  mounts = [{ type = "tmpfs", destination = "/tmp/x", size = "-1GB" }]
 }

@@ -1,8 +1,8 @@
-# expect: 6:51: inside the project
+# expect: 6:53: inside the project
 schema_version = "1.0"
 pipeline {
   name = "p"
   stages = [
-    { name = "a" commands = ["true"] artifacts = ["/tmp/*.o"] },
+    { name = "a", commands = ["true"], artifacts = ["/tmp/*.o"] },
   ]
 }

@@ -1,9 +1,9 @@
-# expect: 7:57: unknown stage "biuld"
+# expect: 7:59: unknown stage "biuld"
 schema_version = "1.0"
 pipeline {
   name = "p"
   stages = [
-    { name = "build" commands = ["true"] },
-    { name = "test" commands = ["true"] dependencies = ["biuld"] },
+    { name = "build", commands = ["true"] },
+    { name = "test", commands = ["true"], dependencies = ["biuld"] },
   ]
 }

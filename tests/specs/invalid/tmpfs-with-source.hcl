@@ -1,6 +1,6 @@
-# expect: 5:30: has no `source`
+# expect: 5:31: has no `source`
 schema_version = "1.0"
 vm {
   name = "t"
-  mounts = [{ type = "tmpfs" source = "." destination = "/tmp/x" }]
+  mounts = [{ type = "tmpfs", source = ".", destination = "/tmp/x" }]
 }

@@ -1,6 +1,6 @@
-# expect: 5:34: unknown key `dest`
+# expect: 5:35: unknown key `dest`
 schema_version = "1.0"
 vm {
   name = "t"
-  artifacts = [{ source = "/out" dest = "build" }]
+  artifacts = [{ source = "/out", dest = "build" }]
 }

@@ -1,6 +1,6 @@
-# expect: 5:29: unknown key `destnation`
+# expect: 5:30: unknown key `destnation`
 schema_version = "1.0"
 vm {
   name = "t"
-  mounts = [{ source = ".." destnation = "/src" }]
+  mounts = [{ source = "..", destnation = "/src" }]
 }

@@ -2,5 +2,5 @@
 schema_version = "1.0"
 vm {
   name = "t"
-  mounts = [{ type = "tmpsf" destination = "/tmp/x" }]
+  mounts = [{ type = "tmpsf", destination = "/tmp/x" }]
 }

@@ -1,7 +1,7 @@
 # expect: 8:14: must be a list
 schema_version = "1.0"
 test_matrix = [
-  { name = "a" kernel_version = "6.1" },
+  { name = "a", kernel_version = "6.1" },
 ]
 
 test {

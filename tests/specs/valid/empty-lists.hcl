@@ -12,6 +12,6 @@ vm {
 pipeline {
   name = "one"
   stages = [
-    { name = "only" commands = ["true"] dependencies = [] inputs = [] artifacts = [] },
+    { name = "only", commands = ["true"], dependencies = [], inputs = [], artifacts = [] },
   ]
 }

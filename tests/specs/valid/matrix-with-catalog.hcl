@@ -13,12 +13,16 @@ kernel "5.10" {
 }
 
 kernel "6.1" {
-  debian { package = "linux-image-6.1.0-50-amd64-unsigned" suite = "bookworm" sha256 = "439422e41d2dbb840b60b81e3bf5e5955bfa56b7a8c268aec83c9ff882d421e6" }
+  debian {
+    package = "linux-image-6.1.0-50-amd64-unsigned"
+    suite = "bookworm"
+    sha256 = "439422e41d2dbb840b60b81e3bf5e5955bfa56b7a8c268aec83c9ff882d421e6"
+  }
 }
 
 test_matrix = [
-  { name = "old" image = "host" kernel_version = "5.10" },
-  { name = "lts" image = "host" kernel_version = "6.1" },
+  { name = "old", image = "host", kernel_version = "5.10" },
+  { name = "lts", image = "host", kernel_version = "6.1" },
 ]
 
 test {

@@ -5,9 +5,9 @@ schema_version = "1.0"
 pipeline {
   name = "diamond"
   stages = [
-    { name = "d" commands = ["echo d"] dependencies = ["b", "c"] },
-    { name = "a" commands = ["echo a"] },
-    { name = "c" commands = ["echo c"] dependencies = ["a"] timeout = "90s" },
-    { name = "b" commands = ["echo b"] dependencies = ["a"] inputs = ["src/**/*.rs"] artifacts = ["build/b/*"] },
+    { name = "d", commands = ["echo d"], dependencies = ["b", "c"] },
+    { name = "a", commands = ["echo a"] },
+    { name = "c", commands = ["echo c"], dependencies = ["a"], timeout = "90s" },
+    { name = "b", commands = ["echo b"], dependencies = ["a"], inputs = ["src/**/*.rs"], artifacts = ["build/b/*"] },
   ]
 }

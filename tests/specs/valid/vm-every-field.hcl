@@ -13,16 +13,16 @@ vm {
   }
 
   mounts = [
-    { source = ".." destination = "/project" readonly = false },
-    { source = "../specs" destination = "/specs" },
-    { type = "tmpfs" destination = "/tmp/scratch" size = "1.5G" },
-    { type = "tmpfs" destination = "/tmp/small" },
+    { source = "..", destination = "/project", readonly = false },
+    { source = "../specs", destination = "/specs" },
+    { type = "tmpfs", destination = "/tmp/scratch", size = "1.5G" },
+    { type = "tmpfs", destination = "/tmp/small" },
   ]
 
   provision = ["mount -t bpf bpf /sys/fs/bpf", "sysctl -w net.core.bpf_jit_enable=1"]
 
   artifacts = [
-    { source = "/project/build/out" destination = "build/out" },
+    { source = "/project/build/out", destination = "build/out" },
   ]
 
   network = true
