@@ -6,8 +6,11 @@
 //! - The image does not depend on the machine that built it: `/etc/hostname` is `orca`,
 //!   `/etc/resolv.conf` is empty, and `/etc/apt/sources.list` holds a comment only (whoever boots
 //!   the image writes its sources). So a lock made on one machine holds on another with another
-//!   mirror of the same archive. apt's `partial` directories are owned by root whatever apt's
-//!   sandbox did on the build host (seen: `_apt` in one environment, root in another).
+//!   mirror of the same archive.
+//! - Known gap: apt leaves `/var/{lib/apt/lists,cache/apt/archives}/partial` owned by `_apt` when
+//!   its sandbox user can reach the build directory and by root when it cannot (a cache under a
+//!   0700 directory), so the same pin gives two content hashes on one machine. A chown in a
+//!   customize hook does not help: mmdebstrap's apt cleanup runs after the hooks.
 //! - As root, mmdebstrap runs in its own mount and PID namespaces (`unshare --mount --pid --fork
 //!   --kill-child`): when orca dies, even by SIGKILL, everything it started dies with it and no
 //!   mount it made outlives it.
@@ -114,9 +117,6 @@ pub fn build(
     cmd.arg("--customize-hook=echo orca > \"$1/etc/hostname\"")
         .arg("--customize-hook=: > \"$1/etc/resolv.conf\"")
         .arg("--customize-hook=echo '# orca writes the apt sources when it boots this image' > \"$1/etc/apt/sources.list\"")
-        // apt leaves its `partial` directories owned by `_apt` or by root depending on whether its
-        // sandbox user could reach the build directory: one owner, whatever the host did.
-        .arg("--customize-hook=chown 0:0 \"$1/var/cache/apt/archives/partial\" \"$1/var/lib/apt/lists/partial\"")
         .arg(&src.suite)
         .arg(&tar)
         .arg(format!("deb [signed-by={}] {} {} main", src.keyring.display(), src.uri, src.suite))

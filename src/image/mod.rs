@@ -30,7 +30,7 @@ use crate::plan::{DistroImage, Image, ImageKind, Plan};
 /// The layout version of cache entries; bumped when what a build writes changes.
 pub const LAYOUT: &str = "v1";
 /// Bumped when the mmdebstrap invocation changes what lands in the image.
-const RECIPE_VERSION: u32 = 2;
+const RECIPE_VERSION: u32 = 1;
 
 /// What an image is built from, as far as its content goes (not where the packages come from).
 #[derive(Debug, Clone, Serialize)]
