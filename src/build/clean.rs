@@ -10,16 +10,17 @@ use crate::error::Fail;
 /// Cache areas (`paths::cache_dir(area)`) that `--cache` removes: what builds and runs produce.
 pub const BUILD_AREAS: [&str; 2] = [
     "objects", // build::cache, compiled objects by content
-    "results", // run::cache and run::pipeline::cache, cell and stage results
+    "results", // run::pipeline::cache, stage results
 ];
 
 /// Cache areas that `--kernels` removes: everything fetched for, or derived from, a kernel.
-pub const KERNEL_AREAS: [&str; 5] = [
+pub const KERNEL_AREAS: [&str; 6] = [
     "kernels",   // kernel::fetch and kernel::unpack, downloaded parts and unpacked trees
     "apt",       // kernel::apt, the private apt state that downloads Debian kernel packages
     "vmlinux",   // vm::bootimage, PVH-bootable images extracted from a kernel's bzImage
     "initramfs", // vm::initramfs, images built from a kernel's modules
     "accel",     // vm::accel, whether KVM works on this host, found by booting a kernel
+    "agentkit",  // vm::agentkit, orca with its loader and libraries for guests on images
 ];
 
 /// Which groups of files to remove. Build outputs are always removed. Areas in neither list
@@ -211,7 +212,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["objects", "results", "kernels", "apt", "vmlinux", "initramfs", "accel"]
+            ["objects", "results", "kernels", "apt", "vmlinux", "initramfs", "accel", "agentkit"]
         );
     }
 
@@ -219,7 +220,8 @@ mod tests {
     /// silently escape `--kernels` or `--cache`.
     #[test]
     fn every_cache_area_in_the_source_is_classified() {
-        let only_all = ["toolchain"];
+        // Images (minutes to rebuild, pinned by their lock) go only with `--all` or `orca image gc`.
+        let only_all = ["toolchain", "images"];
         let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
         let mut found = std::collections::BTreeSet::new();
         while let Some(d) = stack.pop() {

@@ -223,7 +223,7 @@ mod tests {
         assert_eq!(key_with(|_| {}), key_with(|_| {}));
         assert_eq!(
             key_with(|_| {}),
-            "ca58bb3e7f2963d317341525b1c4a5bff42b1e771857c98277f390dc70b470db"
+            "5904fd21c7a679c2d335f7612217860db824012dedfa792a5e00057c4a314250"
         );
     }
 

@@ -98,6 +98,15 @@ impl<'a, K> Kernels<'a, K> {
 pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
     let start = Instant::now();
     let expectations = Expectations::new(&run.test.expectations)?;
+    if !run.tests.is_empty() && run.test.results.is_empty() {
+        // Per-test results come from the JUnit files a test block declares in `results`; a cell
+        // without them is one pass/fail, which `--test` cannot narrow.
+        return Err(crate::error::usage(
+            format!("--test {} cannot narrow these cells: their commands report no testcases", run.tests.join(" ")),
+            "declare the JUnit files the test command writes with `results = [\"...\"]`, or drop --test",
+        ));
+    }
+    let wanted: Vec<glob::Pattern> = run.tests.iter().filter_map(|g| glob::Pattern::new(g).ok()).collect();
     let vm = run.test.vm.as_deref().and_then(|v| run.plan.vm(v));
     let ids: Vec<&str> = run.cells.iter().map(|c| c.id.as_str()).collect();
     let live = Live::new(&ids);
@@ -189,6 +198,14 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
                             Err(e) => classify::bare(p.cell, &p.cell.command, Outcome::Error, Some(chain(&e))),
                         };
                         r.duration_ms = t0.elapsed().as_millis() as u64;
+                        if !wanted.is_empty() && !r.tests.is_empty() {
+                            // `--test`: only the testcases the globs name, and the cell as bad as
+                            // the worst of those.
+                            r.tests.retain(|t| wanted.iter().any(|g| g.matches(&t.name)));
+                            if r.outcome != Outcome::Error {
+                                r.outcome = Outcome::of_tests(r.tests.iter().map(|t| t.outcome));
+                            }
+                        }
                         r
                     }
                 };
