@@ -51,7 +51,7 @@ vm {
     memory = "512MB"
   }
   mounts = [
-    { source = ".." destination = "/proj" readonly = false },
+    { source = "..", destination = "/proj", readonly = false },
   ]
 }
 "#;

@@ -37,6 +37,8 @@ pub struct CellOutput {
     /// Set when the first boot failed before the guest's agent was ready and the command ran on a
     /// second one: how the first boot failed ([`crate::vm::Machine::flaky`]).
     pub flaky: Option<String>,
+    /// The guest kernel's release (`uname -r`), once it booted.
+    pub release: Option<String>,
 }
 
 /// How much of a failed command's output a report keeps.
@@ -114,6 +116,9 @@ pub fn script(
         r.output = Some(tail(out));
     }
     r.steps = out.steps.iter().map(Step::result).collect();
+    if r.release.is_none() {
+        r.release = out.release.clone();
+    }
     if let Some(c) = &out.results {
         let version = KernelVersion::parse(&cell.kernel);
         match super::results::tests(c, version, expectations) {

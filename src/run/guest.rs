@@ -166,6 +166,7 @@ impl CellRunner for GuestRunner<'_> {
             Some(collect_results(&mut machine, job.results, &req, deadline).map_err(|e| past_deadline(e, limit))?)
         };
         state("shutting down");
+        let release = Some(machine.release().to_string()).filter(|r| !r.is_empty());
         let _ = machine.shutdown();
         Ok(CellOutput {
             exit_code: res.code,
@@ -177,6 +178,7 @@ impl CellRunner for GuestRunner<'_> {
             results,
             fault: None,
             flaky,
+            release,
         })
     }
 

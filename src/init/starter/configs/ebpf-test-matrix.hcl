@@ -26,4 +26,6 @@ test {
   timeout  = "10m"
   vm       = "ebpf-test"
   commands = ["make test"]
+  # The JUnit files `make test` writes: their testcases are the matrix's rows.
+  results = ["build/test-results/*.xml"]
 }
