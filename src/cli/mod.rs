@@ -507,14 +507,14 @@ line after line, stopping at the first line that fails (like `set -e`); `cd`, `e
 functions carry over from line to line. The failing line is named with its index, text, exit code
 and the tail of its output, and every line is a step (time, exit code, output) in --json.
 
-A cell whose inputs (kernel, objects, orca binary, commands, expectations) are unchanged is taken
-from the result cache; --no-cache runs it again.
+Every cell runs: its commands are the project's own and may read anything in it, so no result is
+taken from a cache.
 
 Exit codes: 0 all matched expectations (expected failures included) · 1 a test failed, or passed
-where expected to fail, or its command panicked the guest · 2 usage or spec error · 3
-infrastructure failure (a guest failed to boot twice, or passed its deadline) and no test failed ·
-4 a cell could not run on this host (no kernel source, unknown image) and nothing failed, unless
---allow-unavailable
+where expected to fail, or its command panicked the guest · 2 usage or spec error
+· 3 infrastructure failure (a guest failed to boot twice, or passed its deadline) and no test
+failed · 4 a cell could not run on this host (no kernel source, unknown image) and nothing
+failed, unless --allow-unavailable
 
 A guest that panics or hangs before it is ready is booted once more; the cell is then marked
 flaky in the table, the JSON and the JUnit.")]

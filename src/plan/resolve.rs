@@ -12,10 +12,7 @@ use super::types::*;
 use crate::spec::graph::topo_order;
 use crate::spec::model::{MountSpec, SourceSpec, Specs};
 
-/// Default virtual CPUs of a VM.
-pub const DEFAULT_CPUS: u32 = 2;
-/// Default VM memory, MiB.
-pub const DEFAULT_MEMORY_MIB: u64 = 1024;
+pub use super::types::{DEFAULT_CPUS, DEFAULT_MEMORY_MIB};
 /// Default deadline of one matrix cell, seconds (under KVM; scaled under TCG).
 pub const DEFAULT_CELL_TIMEOUT_SECS: u64 = 600;
 /// Default deadline of one pipeline stage, seconds.

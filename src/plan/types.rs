@@ -2,6 +2,11 @@
 
 use std::path::PathBuf;
 
+/// Default virtual CPUs of a VM.
+pub const DEFAULT_CPUS: u32 = 2;
+/// Default VM memory, MiB.
+pub const DEFAULT_MEMORY_MIB: u64 = 1024;
+
 use serde::{Deserialize, Serialize};
 
 /// Everything the specs resolve to.
@@ -350,8 +355,8 @@ impl Vm {
             file: PathBuf::new(),
             image: "host".into(),
             kernel: None,
-            cpus: crate::plan::resolve::DEFAULT_CPUS,
-            memory_mib: crate::plan::resolve::DEFAULT_MEMORY_MIB,
+            cpus: DEFAULT_CPUS,
+            memory_mib: DEFAULT_MEMORY_MIB,
             disk_mib: None,
             mounts: vec![Mount::Share {
                 source: root.to_path_buf(),

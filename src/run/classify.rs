@@ -220,6 +220,7 @@ mod tests {
             results: None,
             fault: None,
             flaky: None,
+            release: None,
         }
     }
 

@@ -67,7 +67,10 @@ pub fn archive(exe: &Path) -> Result<PathBuf> {
 /// [`archive`] with the cache area given.
 fn archive_in(exe: &Path, area: &Path) -> Result<PathBuf> {
     let bytes = std::fs::read(exe).with_context(|| format!("reading {}", exe.display()))?;
-    let key = crate::build::hash::sha256(&[LAYOUT.as_bytes(), b"\0", &bytes].concat());
+    let key = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest([LAYOUT.as_bytes(), b"\0", &bytes].concat()))
+    };
     let path = area.join(format!("{}.cpio", &key[..32]));
     if path.is_file() {
         return Ok(path);
