@@ -360,6 +360,9 @@ pub struct RunArgs {
     /// Feed this process's stdin to the command (default: the command's stdin is empty).
     #[arg(short = 'i', long)]
     pub stdin: bool,
+    /// On a distro image, run provision again even when its result is cached (and keep the new one).
+    #[arg(long)]
+    pub reprovision: bool,
     /// Open a shell on this terminal once provision is done; the VM stops when it exits.
     #[arg(long, conflicts_with_all = ["command", "argv", "stdin"])]
     pub interactive: bool,
@@ -373,6 +376,9 @@ pub struct StartArgs {
     pub spec: PathBuf,
     #[command(flatten)]
     pub vm: VmOpts,
+    /// On a distro image, run provision again even when its result is cached (and keep the new one).
+    #[arg(long)]
+    pub reprovision: bool,
     /// Stop the VM after this long, whatever happens. Default 8h.
     #[arg(long, default_value = "8h")]
     pub ttl: String,
