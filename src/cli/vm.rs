@@ -110,6 +110,15 @@ fn shell_request(env: Vec<(String, String)>, cwd: Option<String>) -> vm::ShellRe
     }
 }
 
+/// Where a guest command starts by default: where orca was started, which an image's root does
+/// not have; there, `/root`.
+fn default_cwd(root: &vm::machine::Root) -> Option<String> {
+    match root {
+        vm::machine::Root::Host => cwd_string(),
+        vm::machine::Root::Image(_) => Some("/root".into()),
+    }
+}
+
 fn cwd_string() -> Option<String> {
     std::env::current_dir().ok().map(|d| d.to_string_lossy().into_owned())
 }
@@ -154,13 +163,14 @@ pub fn run(a: RunArgs) -> Result<u8> {
         ));
     }
     let b = setup::prepare(&plan, spec.as_ref(), &overrides(&a.vm, a.reprovision)?, &root)?;
+    let fallback_cwd = default_cwd(&b.cfg.root);
     let mut m = boot(b.cfg, timeout)?;
     // Where the spec mounts the project root, if it does; else where orca was started.
     let cwd = a
         .cwd
         .clone()
         .or_else(|| spec.as_ref().and_then(|v| v.workdir()).map(str::to_string))
-        .or_else(cwd_string);
+        .or(fallback_cwd);
     if let Some(v) = &spec {
         provision(&mut m, &b.provision, v, &env, cwd.clone())?;
     }
@@ -269,13 +279,14 @@ fn daemon(a: StartArgs) -> Result<u8> {
     };
     vm::state::write(&claim.dir, &st)?;
     let b = setup::prepare(&plan, Some(&vm), &overrides(&a.vm, a.reprovision)?, &root)?;
+    let provision_cwd = vm.workdir().map(str::to_string).or(default_cwd(&b.cfg.root));
     let mut cfg = b.cfg;
     // Lives for hours while the host's files change: see them.
     cfg.cache_root = false;
     (st.kernel, st.cpus, st.memory_mib) = (cfg.kernel.version.clone(), cfg.cpus, cfg.memory_mib);
     let mut m = boot(cfg, COMMAND_TIMEOUT)?;
     let env = setup::command_env(&[])?;
-    provision(&mut m, &b.provision, &vm, &env, cwd_string())?;
+    provision(&mut m, &b.provision, &vm, &env, provision_cwd)?;
     let expires = Instant::now() + ttl;
     (st.status, st.qemu_pid, st.release, st.accel) = (
         "running".into(),
@@ -569,8 +580,9 @@ pub fn shell(a: ShellArgs) -> Result<u8> {
     let root = root_for(spec.as_deref());
     let (plan, vm) = load(spec.as_deref(), &root)?;
     let cfg = setup::config(&plan, vm.as_ref(), &overrides(&a.vm, false)?, &root)?;
+    let cwd = default_cwd(&cfg.root);
     let mut m = boot(cfg, COMMAND_TIMEOUT)?;
-    let res = m.shell(req(cwd_string())?)?;
+    let res = m.shell(req(cwd)?)?;
     m.shutdown()?;
     Ok(res.exit_code().clamp(0, 255) as u8)
 }

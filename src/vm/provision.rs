@@ -42,6 +42,8 @@ pub enum Provision {
         /// The image's content hash, recorded beside the provisioned root (for `orca image gc`).
         image_sha256: String,
         lines: Vec<String>,
+        /// The apt sources the guest gets before the lines run (`/etc/apt/sources.list`).
+        sources: String,
     },
 }
 
@@ -103,8 +105,11 @@ pub fn run(
             return Ok(());
         }
         Provision::EveryBoot(lines) => lines,
-        Provision::Once { image, lines, .. } => {
+        Provision::Once {
+            image, lines, sources, ..
+        } => {
             (io.note)(&format!("provision: first boot of image {image} with these lines; the result is kept"));
+            write_sources(m, sources, deadline)?;
             lines
         }
     };
@@ -129,6 +134,55 @@ pub fn run(
                 &key[..12]
             )),
         }
+    }
+    Ok(())
+}
+
+/// The apt sources of an image booted from `src`: the archive the image was built from, with
+/// the suite's updates and security suites, as the host reaches it.
+pub fn sources_list(src: &crate::image::archive::Source) -> String {
+    let (uri, suite) = (&src.uri, &src.suite);
+    let mut out = String::from("# written by orca: the archive this image was built from\n");
+    if src.archive == "ubuntu" {
+        let c = "main restricted universe multiverse";
+        for s in [suite.clone(), format!("{suite}-updates"), format!("{suite}-security")] {
+            out.push_str(&format!("deb {uri} {s} {c}\n"));
+        }
+    } else {
+        out.push_str(&format!("deb {uri} {suite} main\ndeb {uri} {suite}-updates main\n"));
+        if let Some(base) = uri.strip_suffix("/debian") {
+            out.push_str(&format!("deb {base}/debian-security {suite}-security main\n"));
+        }
+    }
+    out
+}
+
+/// Writes the image's apt sources in the guest (into its write layer, so a provisioned root
+/// keeps them).
+fn write_sources(m: &mut Machine, sources: &str, deadline: Instant) -> Result<()> {
+    let req = ExecRequest::argv([
+        "/bin/sh",
+        "-c",
+        "printf '%s' \"$1\" >/etc/apt/sources.list",
+        "sh",
+        sources,
+    ]);
+    let mut err = Vec::new();
+    let res = m.exec_until(
+        &req,
+        &mut |stream, b| {
+            if stream == Stream::Stderr {
+                err.extend_from_slice(b)
+            }
+        },
+        Some(deadline),
+    )?;
+    if !res.success() {
+        return Err(fail!(
+            Exit::Infra,
+            "cannot write the image's apt sources in the guest ({res}): {}",
+            String::from_utf8_lossy(&err).trim()
+        ));
     }
     Ok(())
 }

@@ -171,6 +171,10 @@ pub fn prepare(plan: &Plan, vm: Option<&plan::Vm>, o: &Overrides, root: &Path) -
                     }
                 }
                 _ => Provision::Once {
+                    sources: super::provision::sources_list(&crate::image::archive::source(
+                        &image_name,
+                        distro.as_ref().expect("an image that was made ready is a distro image"),
+                    )?),
                     image: image_name.clone(),
                     key,
                     base: r.root.clone(),
