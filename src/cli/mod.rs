@@ -311,12 +311,18 @@ pub enum ImageCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Remove cached images the lock does not pin and leftovers of interrupted builds.
-    #[command(after_help = "Examples:\n  orca image gc\n  orca image gc --debs   also the downloaded packages")]
+    /// Remove cached images the lock does not pin, provisioned roots whose image is gone, and
+    /// leftovers of interrupted builds.
+    #[command(
+        after_help = "Examples:\n  orca image gc\n  orca image gc --debs          also the downloaded packages\n  orca image gc --provisioned   every provisioned root (the next boot provisions again)"
+    )]
     Gc {
         /// Also remove the downloaded packages kept for rebuilds.
         #[arg(long)]
         debs: bool,
+        /// Remove every provisioned root, not only those whose image is gone.
+        #[arg(long)]
+        provisioned: bool,
     },
 }
 
