@@ -44,6 +44,8 @@ pub enum Provision {
         lines: Vec<String>,
         /// The apt sources the guest gets before the lines run (`/etc/apt/sources.list`).
         sources: String,
+        /// `--reprovision`: the result replaces a kept root of this key.
+        replace: bool,
     },
 }
 
@@ -119,11 +121,12 @@ pub fn run(
         key,
         base,
         image_sha256,
+        replace,
         ..
     } = p
     {
         let t = Instant::now();
-        match keep(m, key, base, image_sha256, deadline)? {
+        match keep(m, key, base, image_sha256, *replace, deadline)? {
             true => (io.note)(&format!(
                 "provision: kept the provisioned root {} of image {image} ({}); later boots reuse it",
                 &key[..12],
@@ -228,12 +231,23 @@ fn run_script(
 }
 
 /// Archives the guest's write layer and makes the provisioned root of `key` from `base` and it.
-/// False when another orca made it first (ours is discarded).
-fn keep(m: &mut Machine, key: &str, base: &Path, image_sha256: &str, deadline: Instant) -> Result<bool> {
+/// False when another orca made it first (ours is discarded). With `replace`, a kept root is
+/// swapped for the new one in one step (`renameat2(RENAME_EXCHANGE)`), then removed.
+fn keep(m: &mut Machine, key: &str, base: &Path, image_sha256: &str, replace: bool, deadline: Instant) -> Result<bool> {
     let dir = entry(key)?;
     let root = dir.join("root");
     if root.is_dir() {
-        return Ok(false);
+        if !replace {
+            return Ok(false);
+        }
+        let new = dir.join(format!(".tmp-{}-new", std::process::id()));
+        let layer = tempfile::Builder::new().prefix(".tmp-layer-").tempfile_in(&dir)?;
+        m.capture_upper(layer.path(), deadline)?;
+        let file = std::fs::File::open(layer.path())?;
+        super::rootfs::apply(base, std::io::BufReader::new(file), &new)?;
+        exchange(&new, &root)?;
+        crate::image::build::remove_tree(&new)?;
+        return Ok(true);
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     crate::paths::write_atomic(&dir.join("image"), image_sha256.as_bytes())?;
@@ -248,6 +262,19 @@ fn keep(m: &mut Machine, key: &str, base: &Path, image_sha256: &str, deadline: I
         Err(_) if root.is_dir() => Ok(false),
         Err(e) => Err(e.context(format!("keeping the provisioned root in {}", root.display()))),
     }
+}
+
+/// Swaps two paths atomically.
+fn exchange(a: &Path, b: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let ca = std::ffi::CString::new(a.as_os_str().as_bytes())?;
+    let cb = std::ffi::CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: two NUL-terminated paths relative to the current directory (both absolute here).
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("swapping {} into {}", a.display(), b.display()));
+    }
+    Ok(())
 }
 
 /// What [`gc`] freed.

@@ -175,6 +175,7 @@ pub fn prepare(plan: &Plan, vm: Option<&plan::Vm>, o: &Overrides, root: &Path) -
                         &image_name,
                         distro.as_ref().expect("an image that was made ready is a distro image"),
                     )?),
+                    replace: o.reprovision,
                     image: image_name.clone(),
                     key,
                     base: r.root.clone(),
