@@ -8,7 +8,8 @@
 //! - an Ubuntu image, whose archive this machine cannot reach, is one line naming the archive,
 //!   exit 4;
 //! - a matrix whose entry is debian-12-minimal on a kernel other than its default (6.12) passes,
-//!   on the kept provisioned root.
+//!   on the kept provisioned root; its Ubuntu entry is unavailable with the archive named (exit 4,
+//!   0 with `--allow-unavailable`).
 //!
 //! The image and the kernels are in the user's cache, as for every VM test; the first run uses
 //! `--reprovision` so it provisions whatever that cache holds.
@@ -57,7 +58,10 @@ vm {
 "#;
 
 const MATRIX: &str = r#"schema_version = "1.0"
-test_matrix = [{ name = "deb12-on-6.12" image = "debian-12-minimal" kernel_version = "6.12" }]
+test_matrix = [
+  { name = "deb12-on-6.12" image = "debian-12-minimal" kernel_version = "6.12" },
+  { name = "ubuntu" image = "ubuntu-22.04-minimal" kernel_version = "6.1" },
+]
 test {
   timeout = "20m"
   vm = "deb"
@@ -110,7 +114,10 @@ fn debian_12_image_runs_provisions_once_names_failures_and_matrix_cells() {
     assert!(out.starts_with("12."), "not a Debian 12 root: {out}");
     assert!(out.contains("GNU Make"), "make is not there: {out}");
     let err = stderr(&first);
-    assert!(err.contains("provision: first boot of image debian-12-minimal"), "{err}");
+    assert!(
+        err.contains("provision: first boot of image debian-12-minimal"),
+        "{err}"
+    );
     assert!(err.contains("provision: kept the provisioned root"), "{err}");
 
     // Second run: the provisioned root, no provision.
@@ -135,7 +142,10 @@ fn debian_12_image_runs_provisions_once_names_failures_and_matrix_cells() {
             "the failing line is not named:\n{e}"
         );
         assert!(e.contains("nothing was kept"), "{e}");
-        assert!(e.contains("first boot of image"), "round {round}: a failed provision was kept:\n{e}");
+        assert!(
+            e.contains("first boot of image"),
+            "round {round}: a failed provision was kept:\n{e}"
+        );
         assert!(!e.contains("never"), "the script went on after the failing line:\n{e}");
     }
 
@@ -146,17 +156,49 @@ fn debian_12_image_runs_provisions_once_names_failures_and_matrix_cells() {
     let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("orca: error:")).collect();
     assert_eq!(errors.len(), 1, "{e}");
     assert!(errors[0].contains("Ubuntu archive"), "{e}");
-    assert!(!e.contains("booting"), "something booted for an image that cannot be had:\n{e}");
+    assert!(
+        !e.contains("booting"),
+        "something booted for an image that cannot be had:\n{e}"
+    );
 
     // A matrix cell on the image, on a kernel other than its default: on the kept root.
     let report = p.join("report.json");
     let (m, _) = run_in(
         &vm,
         p,
-        &["matrix", "run", "matrix/deb.hcl", "--no-cache", "--json", report.to_str().unwrap()],
+        &[
+            "matrix",
+            "run",
+            "matrix/deb.hcl",
+            "--no-cache",
+            "--json",
+            report.to_str().unwrap(),
+        ],
     );
     let e = stderr(&m);
-    assert!(m.status.success(), "the matrix failed:\n{e}");
-    assert!(e.contains("reusing the provisioned root"), "the cell provisioned again:\n{e}");
+    // The Ubuntu cell cannot run here: n/a with the archive named, and the run is not green.
+    assert_eq!(m.status.code(), Some(4), "{e}");
+    assert!(
+        e.contains("cell deb12-on-6.12 pass"),
+        "the Debian cell did not pass:\n{e}"
+    );
+    assert!(
+        e.contains("reusing the provisioned root"),
+        "the cell provisioned again:\n{e}"
+    );
+    assert!(
+        e.contains("cell ubuntu n/a: image ubuntu-22.04-minimal: the Ubuntu archive"),
+        "{e}"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let outcomes: Vec<&str> = r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["pass", "unavailable"]);
+    let (m, _) = run_in(&vm, p, &["matrix", "run", "matrix/deb.hcl", "--allow-unavailable"]);
+    assert_eq!(m.status.code(), Some(0), "--allow-unavailable accepts the partial run");
     vm.assert_clean();
 }
