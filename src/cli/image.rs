@@ -52,10 +52,17 @@ pub fn run(c: ImageCommand) -> Result<u8> {
             }
             Ok(0)
         }
-        ImageCommand::Gc { debs } => {
+        ImageCommand::Gc { debs, provisioned } => {
             let f = image::gc(&lock, debs)?;
+            // After the images: a provisioned root goes with its image.
+            let p = crate::vm::provision::gc(provisioned)?;
             let d = if debs { format!(", {} of packages", ui::bytes(f.debs_bytes)) } else { String::new() };
-            ui::status(format!("removed {} unpinned image(s), {}{d}", f.images, ui::bytes(f.bytes)));
+            ui::status(format!(
+                "removed {} unpinned image(s), {}{d}; {} provisioned root(s)",
+                f.images,
+                ui::bytes(f.bytes),
+                p.roots
+            ));
             Ok(0)
         }
     }

@@ -338,12 +338,18 @@ pub enum ImageCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Remove cached images the lock does not pin and leftovers of interrupted builds.
-    #[command(after_help = "Examples:\n  orca image gc\n  orca image gc --debs   also the downloaded packages")]
+    /// Remove cached images the lock does not pin, provisioned roots whose image is gone, and
+    /// leftovers of interrupted builds.
+    #[command(
+        after_help = "Examples:\n  orca image gc\n  orca image gc --debs          also the downloaded packages\n  orca image gc --provisioned   every provisioned root (the next boot provisions again)"
+    )]
     Gc {
         /// Also remove the downloaded packages kept for rebuilds.
         #[arg(long)]
         debs: bool,
+        /// Remove every provisioned root, not only those whose image is gone.
+        #[arg(long)]
+        provisioned: bool,
     },
 }
 
@@ -387,6 +393,9 @@ pub struct RunArgs {
     /// Feed this process's stdin to the command (default: the command's stdin is empty).
     #[arg(short = 'i', long)]
     pub stdin: bool,
+    /// On a distro image, run provision again even when its result is cached (and keep the new one).
+    #[arg(long)]
+    pub reprovision: bool,
     /// Open a shell on this terminal once provision is done; the VM stops when it exits.
     #[arg(long, conflicts_with_all = ["command", "argv", "stdin"])]
     pub interactive: bool,
@@ -400,6 +409,9 @@ pub struct StartArgs {
     pub spec: PathBuf,
     #[command(flatten)]
     pub vm: VmOpts,
+    /// On a distro image, run provision again even when its result is cached (and keep the new one).
+    #[arg(long)]
+    pub reprovision: bool,
     /// Stop the VM after this long, whatever happens. Default 8h.
     #[arg(long, default_value = "8h")]
     pub ttl: String,

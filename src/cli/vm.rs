@@ -15,13 +15,15 @@ use crate::vm::{self, ExecRequest, Machine, Stream, setup};
 /// The default deadline of a guest command under KVM (scaled under TCG).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
 
-fn overrides(o: &VmOpts) -> Result<setup::Overrides> {
+fn overrides(o: &VmOpts, reprovision: bool) -> Result<setup::Overrides> {
     Ok(setup::Overrides {
         kernel: o.kernel.clone(),
         cpus: o.cpus,
         memory_mib: o.memory.as_deref().map(setup::memory).transpose()?,
         network: o.network,
         accel: vm::accel::parse(&o.accel)?,
+        image: None,
+        reprovision,
     })
 }
 
@@ -112,6 +114,15 @@ fn shell_request(env: Vec<(String, String)>, cwd: Option<String>) -> vm::ShellRe
     }
 }
 
+/// Where a guest command starts by default: where orca was started, which an image's root does
+/// not have; there, `/root`.
+fn default_cwd(root: &vm::machine::Root) -> Option<String> {
+    match root {
+        vm::machine::Root::Host => cwd_string(),
+        vm::machine::Root::Image(_) => Some("/root".into()),
+    }
+}
+
 fn cwd_string() -> Option<String> {
     std::env::current_dir().ok().map(|d| d.to_string_lossy().into_owned())
 }
@@ -155,16 +166,17 @@ pub fn run(a: RunArgs) -> Result<u8> {
             "give a command: orca run -- uname -r, or orca run SPEC --command 'make', or --interactive for a shell",
         ));
     }
-    let cfg = setup::config(&plan, spec.as_ref(), &overrides(&a.vm)?, &root)?;
-    let mut m = boot(cfg, timeout)?;
+    let b = setup::prepare(&plan, spec.as_ref(), &overrides(&a.vm, a.reprovision)?, &root)?;
+    let fallback_cwd = default_cwd(&b.cfg.root);
+    let mut m = boot(b.cfg, timeout)?;
     // Where the spec mounts the project root, if it does; else where orca was started.
     let cwd = a
         .cwd
         .clone()
         .or_else(|| spec.as_ref().and_then(|v| v.workdir()).map(str::to_string))
-        .or_else(cwd_string);
+        .or(fallback_cwd);
     if let Some(v) = &spec {
-        provision(&mut m, v, &env, cwd.clone())?;
+        provision(&mut m, &b.provision, v, &env, cwd.clone())?;
     }
     let code = match &cmd {
         None if a.interactive => m.shell(shell_request(env.clone(), cwd.clone()))?.exit_code(),
@@ -270,13 +282,15 @@ fn daemon(a: StartArgs) -> Result<u8> {
         expires: vm::state::now() + ttl.as_secs(),
     };
     vm::state::write(&claim.dir, &st)?;
-    let mut cfg = setup::config(&plan, Some(&vm), &overrides(&a.vm)?, &root)?;
+    let b = setup::prepare(&plan, Some(&vm), &overrides(&a.vm, a.reprovision)?, &root)?;
+    let provision_cwd = vm.workdir().map(str::to_string).or(default_cwd(&b.cfg.root));
+    let mut cfg = b.cfg;
     // Lives for hours while the host's files change: see them.
     cfg.cache_root = false;
     (st.kernel, st.cpus, st.memory_mib) = (cfg.kernel.version.clone(), cfg.cpus, cfg.memory_mib);
     let mut m = boot(cfg, COMMAND_TIMEOUT)?;
     let env = setup::command_env(&[])?;
-    provision(&mut m, &vm, &env, cwd_string())?;
+    provision(&mut m, &b.provision, &vm, &env, provision_cwd)?;
     let expires = Instant::now() + ttl;
     (st.status, st.qemu_pid, st.release, st.accel) = (
         "running".into(),
@@ -569,50 +583,35 @@ pub fn shell(a: ShellArgs) -> Result<u8> {
     let spec = a.target.as_ref().map(PathBuf::from);
     let root = root_for(spec.as_deref());
     let (plan, vm) = load(spec.as_deref(), &root)?;
-    let cfg = setup::config(&plan, vm.as_ref(), &overrides(&a.vm)?, &root)?;
+    let cfg = setup::config(&plan, vm.as_ref(), &overrides(&a.vm, false)?, &root)?;
+    let cwd = default_cwd(&cfg.root);
     let mut m = boot(cfg, COMMAND_TIMEOUT)?;
-    let res = m.shell(req(cwd_string())?)?;
+    let res = m.shell(req(cwd)?)?;
     m.shutdown()?;
     Ok(res.exit_code().clamp(0, 255) as u8)
 }
 
-/// Runs a VM's `provision` as one script (one shell, line after line, state carried over, the
-/// first failing line ends it), its output on stderr. A failing line is exit 1, named with its
-/// index, text, exit code and the tail of its output.
-fn provision(m: &mut Machine, vm: &crate::plan::Vm, env: &[(String, String)], cwd: Option<String>) -> Result<()> {
-    use crate::run::script::{self, Script};
-    if vm.provision.is_empty() {
-        return Ok(());
-    }
-    let s = Script::new(&vm.provision);
-    let req = ExecRequest {
-        env: env.to_vec(),
-        cwd,
-        ..ExecRequest::shell(s.text())
-    };
+/// Runs a VM's `provision` as [`vm::provision::run`] says (every boot on the host root, once
+/// per image and lines on an image), its output on stderr. A failing line is exit 1, named with
+/// its index, text, exit code and the tail of its output.
+fn provision(
+    m: &mut Machine,
+    p: &vm::provision::Provision,
+    vm: &crate::plan::Vm,
+    env: &[(String, String)],
+    cwd: Option<String>,
+) -> Result<()> {
     let deadline = Instant::now() + COMMAND_TIMEOUT.mul_f64(m.scale());
-    let mut sp = s.splitter();
-    let res = m.exec_until(
-        &req,
-        &mut |stream, b| {
-            let n = if stream == Stream::Stdout {
-                script::STDOUT
-            } else {
-                script::STDERR
-            };
-            to_host(Stream::Stderr, &sp.feed(n, b, Instant::now()))
+    vm::provision::run(
+        m,
+        p,
+        &vm.name,
+        env,
+        cwd,
+        deadline,
+        vm::provision::Io {
+            output: &mut |b| to_host(Stream::Stderr, b),
+            note: &|s| crate::ui::status(s),
         },
-        Some(deadline),
-    )?;
-    let steps = sp.finish(res.code, Instant::now());
-    match script::failed(&steps) {
-        None if res.success() => Ok(()),
-        Some(f) => Err(fail!(
-            Exit::TestFailed,
-            "provision of {} failed: {}",
-            vm.name,
-            f.failure(vm.provision.len())
-        )),
-        None => Err(fail!(Exit::TestFailed, "provision of {} failed ({res})", vm.name)),
-    }
+    )
 }

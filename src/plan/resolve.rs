@@ -168,7 +168,15 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
                         destination: PathBuf::from(&a.destination),
                     })
                     .collect(),
-                network: v.network.unwrap_or(false),
+                // A VM provisioned on a distro image fetches packages: a NIC unless it says no.
+                network: v.network.unwrap_or_else(|| {
+                    let image = v.image.as_ref().map_or("host", |i| i.value.as_str());
+                    !v.provision.is_empty()
+                        && plan
+                            .images
+                            .iter()
+                            .any(|i| i.name == image && matches!(i.kind, ImageKind::Distro(_)))
+                }),
                 modules: v.modules.clone(),
             }
         })
@@ -183,7 +191,7 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
 
 /// Name lookups over the catalog and VMs, so that resolution stays linear in the specs' size.
 struct Index {
-    /// Image name → whether VMs can boot it (the host root; distro images not yet).
+    /// Image name → whether it is the host root (distro images are built when a VM needs them).
     images: HashMap<String, bool>,
     /// Kernel version → whether the catalog has a source for it.
     kernels: HashMap<String, bool>,
@@ -214,9 +222,9 @@ impl Index {
     fn image_problem(&self, image: &str) -> Option<String> {
         match self.images.get(image) {
             Some(true) => None,
-            Some(false) => Some(format!(
-                "image \"{image}\" is a distro image (`orca image build {image}` builds it), and this orca cannot boot VMs on distro images yet"
-            )),
+            // A distro image is built when a cell needs it; one that cannot be had is
+            // unavailable then, with the reason.
+            Some(false) => None,
             None => Some(format!(
                 "image \"{image}\" is not in the image catalog (`orca image list`); declare it with image \"{image}\" {{ base = \"debian-12\" }}"
             )),

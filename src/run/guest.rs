@@ -50,6 +50,7 @@ impl CellRunner for GuestRunner<'_> {
         let overrides = setup::Overrides {
             kernel: Some(job.cell.kernel.clone()),
             accel: self.accel,
+            image: Some(job.cell.image.clone()),
             ..Default::default()
         };
         // A test without a VM spec boots with the project mounted read-write at /<its folder name>,
@@ -67,7 +68,13 @@ impl CellRunner for GuestRunner<'_> {
             }
         };
         // The kernel is prepared already: this reads its manifest back from the cache.
-        let mut cfg = setup::config(self.plan, vm, &overrides, &self.root)?;
+        // On a distro image: built on first use (one that cannot be had here makes the cell
+        // unavailable, exit 4), and booted on its provisioned root when the VM's provision ran
+        // before.
+        state("preparing image");
+        let booting = setup::prepare(self.plan, vm, &overrides, &self.root)?;
+        let mut cfg = booting.cfg;
+        let on_image = matches!(cfg.root, crate::vm::machine::Root::Image(_));
         cfg.name = guest_name(&job.cell.id);
         cfg.tcg_single_thread = job.crowded;
         // Both are KVM-time and scaled alike: the boot cannot outlive the cell's deadline.
@@ -106,6 +113,25 @@ impl CellRunner for GuestRunner<'_> {
             "running (booted in {})",
             crate::ui::duration(machine.boot_time())
         ));
+        // Provision once per image and lines (a host-root cell runs none, as before).
+        if on_image && booting.provision != crate::vm::provision::Provision::None {
+            state("provisioning");
+            let mut out = Vec::new();
+            crate::vm::provision::run(
+                &mut machine,
+                &booting.provision,
+                &job.cell.id,
+                &setup::command_env(&[])?,
+                workdir.clone().or_else(|| Some("/root".into())),
+                deadline,
+                crate::vm::provision::Io {
+                    output: &mut |b| out.extend_from_slice(b),
+                    note: &|n| crate::ui::status(format!("cell {}: {n}", job.cell.id)),
+                },
+            )
+            .map_err(|e| past_deadline(e, limit))?;
+        }
+        let workdir = if on_image { workdir.or_else(|| Some("/root".into())) } else { workdir };
         let req = ExecRequest {
             argv: job.command.argv.clone(),
             // Strict, whatever the host's CI says: a cell whose suite skipped a test would pass

@@ -195,6 +195,10 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
                                 run.test.commands.len(),
                                 &expectations,
                             ),
+                            // An image or kernel that cannot be had here: unavailable, with why.
+                            Err(e) if crate::error::exit_of(&e) == crate::error::Exit::KernelUnavailable => {
+                                classify::bare(p.cell, &p.cell.command, Outcome::Unavailable, Some(chain(&e)))
+                            }
                             Err(e) => classify::bare(p.cell, &p.cell.command, Outcome::Error, Some(chain(&e))),
                         };
                         r.duration_ms = t0.elapsed().as_millis() as u64;

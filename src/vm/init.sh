@@ -57,6 +57,11 @@ $b mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work orca.
   die "cannot put the tmpfs overlay on the host root"
 
 mark root mounted
+# An image may lack the mount points (mmdebstrap leaves /dev out of its tarball): made in the
+# write layer.
+for d in run proc sys dev; do
+  [ -d $r/$d ] || $b mkdir -p $r/$d
+done
 # /run is the guest's own (the host's sockets and pid files mean nothing here). The write layer
 # is read-only at /run/orca/upper: what a provision script changed is archived from there and
 # kept on the host as a provisioned root. (Before /proc moves: remount reads /proc/mounts.)

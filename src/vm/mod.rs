@@ -52,6 +52,7 @@ pub mod machine;
 pub mod ops;
 pub mod protocol;
 pub mod qemu;
+pub mod provision;
 pub mod qmp;
 pub mod rootfs;
 pub mod setup;

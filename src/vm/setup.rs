@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use super::machine::Root;
+use super::provision::Provision;
 use super::{Accel, VmConfig};
 use crate::error::{Exit, Fail};
 use crate::plan::{self, Mount, Plan};
@@ -17,6 +19,10 @@ pub struct Overrides {
     pub memory_mib: Option<u64>,
     pub network: bool,
     pub accel: Accel,
+    /// The image to boot instead of the spec's (a matrix entry's image).
+    pub image: Option<String>,
+    /// Run an image VM's provision again even when its result is cached (`--reprovision`).
+    pub reprovision: bool,
 }
 
 /// Defaults for a VM without a spec: the host image, 1 CPU (a second costs ~1 s of boot under
@@ -72,16 +78,126 @@ fn canonical(p: &Path) -> std::path::PathBuf {
 }
 
 /// Prepares the kernel and fills a [`VmConfig`] from a spec (or the defaults) and overrides.
-/// Share sources are made absolute against the project root.
+/// Share sources are made absolute against the project root. Provision is left to the caller:
+/// see [`prepare`], which also says what provision a boot needs.
 pub fn config(plan: &Plan, vm: Option<&plan::Vm>, o: &Overrides, root: &Path) -> Result<VmConfig> {
-    let k = pick_kernel(plan, vm, o.kernel.as_deref())?;
+    Ok(prepare(plan, vm, o, root)?.cfg)
+}
+
+/// A VM ready to boot, and what its provision asks of the boot.
+#[derive(Debug, Clone)]
+pub struct Booting {
+    pub cfg: VmConfig,
+    pub provision: Provision,
+}
+
+/// Prepares the image (a distro image is built on first use, and its provisioned root looked up)
+/// and the kernel, and fills a [`VmConfig`] from a spec (or the defaults) and overrides.
+///
+/// - The image is `--image`/the matrix entry's, else the spec's, else `host`. `host` (or an image
+///   declared `type = "host"`) boots the host's root; a distro image boots its own root, never a
+///   substitute: an image that cannot be had here is an error (exit 4 where its archive is out of
+///   reach).
+/// - The kernel is the override's, else the spec's, else the image's default kernel (an image's
+///   default missing from the catalog is exit 4, never another kernel), else the newest.
+/// - On an image, provision runs once per (image content, lines): a cached result is booted
+///   instead of the image ([`Provision::Reused`]) unless `reprovision`.
+pub fn prepare(plan: &Plan, vm: Option<&plan::Vm>, o: &Overrides, root: &Path) -> Result<Booting> {
+    let image_name = o
+        .image
+        .clone()
+        .or_else(|| vm.map(|v| v.image.clone()))
+        .unwrap_or_else(|| "host".into());
+    let distro = match crate::plan::images::find(plan, &image_name) {
+        Some(plan::Image {
+            kind: plan::ImageKind::Host,
+            ..
+        }) => None,
+        Some(plan::Image {
+            kind: plan::ImageKind::Distro(d),
+            ..
+        }) => Some(d),
+        None => {
+            // The catalog's own error, with its suggestion.
+            crate::image::distro(plan, &image_name)?;
+            unreachable!("an image not in the catalog is an error")
+        }
+    };
+    // The image first: an image that cannot be had says so before any kernel is fetched.
+    let ready = match &distro {
+        Some(_) => Some(crate::image::ensure(
+            plan,
+            &image_name,
+            &crate::image::lock_path(root),
+            crate::image::Pinning::Follow,
+        )?),
+        None => None,
+    };
+    let k = match (o.kernel.as_deref(), vm.and_then(|v| v.kernel.as_deref()), &distro) {
+        (None, None, Some(d)) if d.kernel.is_some() => {
+            let v = d.kernel.as_deref().unwrap_or_default();
+            plan.kernel(v).ok_or_else(|| {
+                anyhow::Error::new(
+                    Fail::new(
+                        Exit::KernelUnavailable,
+                        format!("image {image_name} boots kernel {v} by default, and kernel {v} is not in the catalog"),
+                    )
+                    .hint(format!(
+                        "add kernel \"{v}\" to configs/kernels.hcl, or name another with kernel_version in the spec"
+                    )),
+                )
+            })?
+        }
+        _ => pick_kernel(plan, vm, o.kernel.as_deref())?,
+    };
     let prepared = crate::kernel::prepare(k)?;
     let mut cfg = VmConfig::new(vm.map(|v| v.name.clone()).unwrap_or_else(|| "orca".into()), prepared);
     cfg.cpus = o.cpus.or(vm.map(|v| v.cpus)).unwrap_or(DEFAULT_CPUS);
     cfg.memory_mib = o.memory_mib.or(vm.map(|v| v.memory_mib)).unwrap_or(DEFAULT_MEMORY_MIB);
     cfg.network = o.network || vm.is_some_and(|v| v.network);
     cfg.accel = o.accel;
+    let lines = vm.map(|v| v.provision.clone()).unwrap_or_default();
+    let provision = match &ready {
+        _ if lines.is_empty() => Provision::None,
+        None => Provision::EveryBoot(lines),
+        Some(r) => {
+            let key = super::provision::key(&r.content_sha256, &lines);
+            match super::provision::cached(&key)? {
+                Some(dir) if !o.reprovision => {
+                    cfg.root = Root::Image(dir);
+                    Provision::Reused {
+                        image: image_name.clone(),
+                        key,
+                    }
+                }
+                _ => Provision::Once {
+                    sources: super::provision::sources_list(&crate::image::archive::source(
+                        &image_name,
+                        distro.as_ref().expect("an image that was made ready is a distro image"),
+                    )?),
+                    replace: o.reprovision,
+                    image: image_name.clone(),
+                    key,
+                    base: r.root.clone(),
+                    image_sha256: r.content_sha256.clone(),
+                    lines,
+                },
+            }
+        }
+    };
+    if let Some(r) = &ready {
+        if cfg.root == Root::Host {
+            cfg.root = Root::Image(r.root.clone());
+        }
+        // Provision on an image fetches packages: a NIC, unless the spec says `network = false`
+        // (which the plan already turned into `network = false` for a VM declared on an image).
+        let declared_on_image = vm.is_some_and(|v| v.image == image_name);
+        if matches!(provision, Provision::Once { .. }) && !declared_on_image {
+            cfg.network = true;
+        }
+    }
     if let Some(v) = vm {
+        cfg.disk_mib = v.disk_mib;
         cfg.modules = v.modules.clone();
         cfg.mounts = v
             .mounts
@@ -100,7 +216,7 @@ pub fn config(plan: &Plan, vm: Option<&plan::Vm>, o: &Overrides, root: &Path) ->
             })
             .collect();
     }
-    Ok(cfg)
+    Ok(Booting { cfg, provision })
 }
 
 /// The environment a guest command gets from the host: PATH (with orca's own folder first, so

@@ -65,7 +65,9 @@ fn run_in_guest(
         ..Default::default()
     };
     let _ = writeln!(log, "orca: booting vm {} on kernel {}", g.vm, g.kernel);
-    let mut cfg = setup::config(g.plan, spec, &overrides, g.root)?;
+    let booting = setup::prepare(g.plan, spec, &overrides, g.root)?;
+    let mut cfg = booting.cfg;
+    let on_image = matches!(cfg.root, crate::vm::machine::Root::Image(_));
     cfg.tcg_single_thread = g.crowded;
     let mut machine = Machine::boot_or_retry(cfg, Duration::from_secs(s.timeout_secs), |e| {
         let _ = writeln!(log, "orca: warning: {}", crate::vm::machine::retry_note(e));
@@ -86,11 +88,30 @@ fn run_in_guest(
     let deadline = start + Duration::from_secs_f64(s.timeout_secs as f64 * machine.scale());
     let mut env = setup::command_env(&[])?;
     env.extend(g.env.iter().filter(|(k, _)| k != "PATH").cloned());
-    // Where the VM mounts the project root, if it does; else the project root as the host sees it.
+    // Where the VM mounts the project root, if it does; else the project root as the host sees it
+    // (an image's root has no such folder: there, /root).
     let cwd = spec
         .and_then(|v| v.workdir())
         .map(str::to_string)
-        .unwrap_or_else(|| g.root.display().to_string());
+        .unwrap_or_else(|| if on_image { "/root".into() } else { g.root.display().to_string() });
+    // On an image, the VM's provision runs once per image and lines, and is kept (a host-root
+    // stage runs none, as before).
+    if on_image {
+        crate::vm::provision::run(
+            &mut machine,
+            &booting.provision,
+            g.vm,
+            &setup::command_env(&[])?,
+            Some(cwd.clone()),
+            deadline,
+            crate::vm::provision::Io {
+                output: &mut |b| {
+                    let _ = log.write_all(b);
+                },
+                note: &|n| crate::ui::status(format!("stage {}: {n}", s.name)),
+            },
+        )?;
+    }
     // The commands are one script: one shell, line after line, the first failing line ends it.
     let script = Script::new(&s.commands);
     for (i, l) in s.commands.iter().enumerate() {
