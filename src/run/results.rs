@@ -118,16 +118,17 @@ pub fn tests(
     Ok(out)
 }
 
-/// A JUnit document: `<testsuites>` at the root, or a lone `<testsuite>` (as many runners write).
+/// A JUnit document: `<testsuites>` at the root, or a lone `<testsuite>` (as many runners write),
+/// with or without an XML declaration (quick-junit's reader wants the root element first).
 fn parse(text: &str) -> Result<quick_junit::Report, quick_junit::DeserializeError> {
-    let whole = quick_junit::Report::deserialize_from_str(text);
-    if whole.is_ok() || text.contains("<testsuites") || !text.contains("<testsuite") {
-        return whole;
-    }
-    let body = match (text.find("<?xml"), text.find("?>")) {
-        (Some(a), Some(b)) if a < b => &text[b + 2..],
+    let body = match (text.trim_start().starts_with("<?xml"), text.find("?>")) {
+        (true, Some(b)) => &text[b + 2..],
         _ => text,
     };
+    let whole = quick_junit::Report::deserialize_from_str(body);
+    if whole.is_ok() || body.contains("<testsuites") || !body.contains("<testsuite") {
+        return whole;
+    }
     quick_junit::Report::deserialize_from_str(&format!("<testsuites>{body}</testsuites>")).or(whole)
 }
 
@@ -176,6 +177,15 @@ mod tests {
         assert_eq!(t[1].log.as_deref(), Some("map create: EINVAL"));
         let old = tests(&collected(XML), KernelVersion::parse("5.4"), &e).unwrap();
         assert_eq!(old[1].outcome, Outcome::ExpectedFail);
+    }
+
+    #[test]
+    fn a_declaration_before_the_root_is_read() {
+        let e = Expectations::new(&[]).unwrap();
+        let doc = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"l\" tests=\"1\" failures=\"0\">\n  <testsuite name=\"l\" tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\" time=\"0\">\n    <properties><property name=\"kernel\" value=\"6.1\"/></properties>\n    <testcase name=\"hello/attach_lo\" classname=\"load.sh\"/>\n  </testsuite>\n</testsuites>\n";
+        let t = tests(&collected(doc), None, &e).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].name, "hello/attach_lo");
     }
 
     #[test]
