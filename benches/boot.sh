@@ -10,13 +10,27 @@
 # the machine hits all of them alike; each ratio is taken within a round (from means), and the
 # median ratio over the rounds is reported with its range.
 #
-# Usage: benches/boot.sh [KERNEL...]        default: 6.1 (e.g. benches/boot.sh 5.10 6.1 6.12 7.2)
+# Every command must print the guest's release before it is timed, and a timed run that exits
+# non-zero fails the benchmark (vng's 255, see below, is the one exit accepted).
+#
+# Usage: benches/boot.sh [--check] [KERNEL...]   default: 6.1 (e.g. benches/boot.sh 5.10 6.1 6.12 7.2)
+#        --check (or CHECK=1): exit 1 when a median ratio misses its target, naming it.
 # Env:   ROUNDS (default 3), RUNS (default 3), VNG=0 to leave virtme-ng out (it is installed with
-#        `pip install virtme-ng`). Needs hyperfine, jq, python3, qemu-system-x86_64.
+#        `pip install virtme-ng`), the targets TARGET_FLOOR (1.10) and TARGET_VNG (0.75).
+#        Needs hyperfine, jq, python3, qemu-system-x86_64.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 floor=$here/benches/boot-floor.sh
-kernels=("$@")
+check=${CHECK:-0}
+kernels=()
+for a in "$@"; do
+  case $a in
+    --check) check=1 ;;
+    -*) echo "boot.sh: unknown option $a; usage: benches/boot.sh [--check] [KERNEL...]" >&2; exit 2 ;;
+    *) kernels+=("$a") ;;
+  esac
+done
+export CHECK=$check TARGET_FLOOR=${TARGET_FLOOR:-1.10} TARGET_VNG=${TARGET_VNG:-0.75}
 [ ${#kernels[@]} -gt 0 ] || kernels=(6.1)
 rounds=${ROUNDS:-3}
 runs=${RUNS:-3}
@@ -47,7 +61,9 @@ for k in "${kernels[@]}"; do
   release=$("$orca" kernel list --json 2>/dev/null | jq -r --arg k "$k" '.[] | select(.version == $k) | .release')
 
   cmds=("$orca run --kernel $k -- uname -r" "$floor ${debs[*]} -- uname -r")
-  [ "$use_vng" = 1 ] && cmds+=("vng --disable-kvm -r $vmlinuz -- uname -r")
+  # vng exits 255 when it falls back to the console for the command's output (below); that
+  # exit is accepted, any other non-zero one fails the run.
+  [ "$use_vng" = 1 ] && cmds+=("vng --disable-kvm -r $vmlinuz -- uname -r || [ \$? -eq 255 ]")
   # Each command must print the guest's release once before it is timed. (vng loads no
   # virtio_console from these kernels' modules and falls back to the serial console for the
   # command's output, which it shows only with -v.)
@@ -56,9 +72,9 @@ for k in "${kernels[@]}"; do
     grep -qx "$release" <<<"$out" || { echo "boot.sh: '$c' did not print $release: $out" >&2; exit 1; }
   done
   for r in $(seq "$rounds"); do
-    # -i: vng exits 255 when it falls back to the console for the command's output; each
-    # command's output was checked above.
-    hyperfine -i -w 1 -r "$runs" --export-json "$work/$k-$r.json" "${cmds[@]}" >/dev/null 2>&1
+    # No -i: a timed run that fails fails the benchmark.
+    hyperfine -w 1 -r "$runs" --export-json "$work/$k-$r.json" "${cmds[@]}" >/dev/null ||
+      { echo "boot.sh: a timed command failed on kernel $k (hyperfine's message above)" >&2; exit 1; }
     jq -r --arg k "$k" --arg r "$r" '[.results[].mean] as $m |
       [$k, $r, ($m[0]|tostring), ($m[1]|tostring), (($m[2] // 0)|tostring),
        (($m[0]/$m[1])|tostring), (if $m[2] then ($m[0]/$m[2]) else 0 end|tostring)] | @tsv' \
@@ -67,11 +83,12 @@ for k in "${kernels[@]}"; do
   done
 done
 python3 - "$work/rows.tsv" <<'EOF'
-import sys, statistics, collections
+import os, sys, statistics, collections
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     k, r, o, f, v, of, ov = line.split("\t")
     rows[k].append((float(o), float(f), float(v), float(of), float(ov)))
+missed = []
 print("\nmedian over rounds (range):")
 print(f"{'kernel':<6} {'orca s':>8} {'floor s':>8} {'vng s':>8} {'orca/floor':>22} {'orca/vng':>22}")
 for k, rs in rows.items():
@@ -80,4 +97,12 @@ for k, rs in rows.items():
     vng = f"{med(2):8.2f}" if med(2) else f"{'-':>8}"
     ovs = f"{med(4):.2f} ({rng(4)})" if med(4) else "-"
     print(f"{k:<6} {med(0):8.2f} {med(1):8.2f} {vng} {f'{med(3):.2f} ({rng(3)})':>22} {ovs:>22}")
+    if med(3) > float(os.environ["TARGET_FLOOR"]):
+        missed.append(f"kernel {k}: orca/floor {med(3):.2f} > target {float(os.environ['TARGET_FLOOR']):.2f}")
+    if med(4) and med(4) > float(os.environ["TARGET_VNG"]):
+        missed.append(f"kernel {k}: orca/vng {med(4):.2f} > target {float(os.environ['TARGET_VNG']):.2f}")
+for m in missed:
+    print(f"boot.sh: target missed: {m}", file=sys.stderr)
+if missed and os.environ["CHECK"] == "1":
+    sys.exit(1)
 EOF

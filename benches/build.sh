@@ -17,11 +17,25 @@
 # machine hits all of them alike; each ratio is taken within a round (from medians), and the
 # median ratio over the rounds is reported with its range.
 #
-# Usage: benches/build.sh [PROJECT_DIR]     default: this repository (its ebpf/ programs)
-# Env:   JOBS (default: nproc), ROUNDS (default 5) of RUNS (default 3). Needs hyperfine, jq, python3.
+# A measured command that fails fails the benchmark (hyperfine stops at a non-zero exit).
+#
+# Usage: benches/build.sh [--check] [PROJECT_DIR]     default: this repository (its ebpf/ programs)
+#        --check (or CHECK=1): exit 1 when a target is missed, naming it, so the benchmark is a gate.
+# Env:   JOBS (default: nproc), ROUNDS (default 5) of RUNS (default 3), the targets TARGET_COLD
+#        (1.10), TARGET_NOOP (0.05), TARGET_HIT (0.10). Needs hyperfine, jq, python3.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-project=$(cd "${1:-$here}" && pwd)
+check=${CHECK:-0}
+args=()
+for a in "$@"; do
+  case $a in
+    --check) check=1 ;;
+    -*) echo "build.sh: unknown option $a; usage: benches/build.sh [--check] [PROJECT_DIR]" >&2; exit 2 ;;
+    *) args+=("$a") ;;
+  esac
+done
+project=$(cd "${args[0]:-$here}" && pwd)
+export CHECK=$check TARGET_COLD=${TARGET_COLD:-1.10} TARGET_NOOP=${TARGET_NOOP:-0.05} TARGET_HIT=${TARGET_HIT:-0.10}
 jobs=${JOBS:-$(nproc)}
 runs=${RUNS:-3}
 rounds=${ROUNDS:-5}
@@ -71,12 +85,13 @@ for r in $(seq "$rounds"); do
     -n "orca cold" --prepare "rm -rf build $ORCA_CACHE_DIR/objects" "$orca build -j $jobs" \
     -n "orca cold+probe" --prepare "rm -rf build $ORCA_CACHE_DIR" "$orca build -j $jobs" \
     -n "orca no-op" --prepare "$orca build -j $jobs" "$orca build -j $jobs" \
-    -n "orca cache hit" --prepare "rm -rf build" "$orca build -j $jobs" >/dev/null
+    -n "orca cache hit" --prepare "rm -rf build" "$orca build -j $jobs" >/dev/null ||
+    { echo "build.sh: a measured command failed (hyperfine's message above)" >&2; exit 1; }
   echo "round $r/$rounds done" >&2
 done
 
 python3 - "$work"/round-*.json <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 data = [json.load(open(f))["results"] for f in sys.argv[1:]]
 rounds = [{x["command"]: x["median"] for x in d} for d in data]
 # CPU time (user + system, clang's included) suffers less from other load than wall time does.
@@ -87,13 +102,14 @@ for name in rounds[0]:
     wall = statistics.median(r[name] for r in rounds) * 1000
     print(f"  {name:<22} {wall:8.1f} {statistics.median(r[name] for r in cpu) * 1000:8.1f}")
 rows = [
-    ("orca cold / bare clang", "orca cold", "bare clang", 1.10),
+    ("orca cold / bare clang", "orca cold", "bare clang", float(os.environ["TARGET_COLD"])),
     ("orca cold / bare clang+strip", "orca cold", "bare clang+strip", None),
     ("orca cold+probe / bare clang+strip", "orca cold+probe", "bare clang+strip", None),
-    ("orca no-op / orca cold", "orca no-op", "orca cold", 0.05),
-    ("orca cache hit / orca cold", "orca cache hit", "orca cold", 0.10),
+    ("orca no-op / orca cold", "orca no-op", "orca cold", float(os.environ["TARGET_NOOP"])),
+    ("orca cache hit / orca cold", "orca cache hit", "orca cold", float(os.environ["TARGET_HIT"])),
 ]
 print()
+missed = []
 print("  wall-time ratio                       median  [min .. max] over rounds      cpu-time ratio")
 for label, a, b, target in rows:
     ratios = sorted(r[a] / r[b] for r in rounds)
@@ -101,4 +117,10 @@ for label, a, b, target in rows:
     cpu_med = statistics.median(r[a] / r[b] for r in cpu)
     verdict = "" if target is None else f"  target <= {target:.2f}: " + ("ok" if med <= target else "MISSED")
     print(f"  {label:<36} {med:6.3f}x [{ratios[0]:.3f} .. {ratios[-1]:.3f}]{verdict:<24} {cpu_med:6.3f}x")
+    if target is not None and med > target:
+        missed.append(f"{label}: median {med:.3f}x > target {target:.2f}x")
+for m in missed:
+    print(f"build.sh: target missed: {m}", file=sys.stderr)
+if missed and os.environ["CHECK"] == "1":
+    sys.exit(1)
 PY

@@ -32,20 +32,19 @@ fn guest_kernel_panic_is_exit_6() {
 #[test]
 fn a_command_past_its_deadline_is_exit_124() {
     let Some(vm) = Vm::new() else { return };
-    let start = Instant::now();
-    // 2s under KVM is 12s under TCG.
+    // 2s under KVM is 12s under TCG. Exit 124 with orca's own deadline named is the proof that
+    // orca cut the command short (no wall-clock bound here: the machine's load decides those).
     let out = vm.run(&["run", "--kernel", "6.1", "--timeout", "2s", "--", "sleep", "600"]);
     assert_eq!(out.status.code(), Some(124));
     assert!(stderr(&out).contains("did not finish within 12.0s"), "{}", stderr(&out));
-    assert!(start.elapsed() < Duration::from_secs(90), "took {:?}", start.elapsed());
     vm.assert_clean();
 }
 
 #[test]
 fn a_guest_that_hangs_while_booting_is_exit_124() {
     let Some(vm) = Vm::new() else { return };
-    let start = Instant::now();
-    // An init that never hands over to the agent; boot deadline 1s × 6 under TCG.
+    // An init that never hands over to the agent; boot deadline 1s × 6 under TCG. The exit code
+    // and orca's message name the deadline that fired; no wall-clock bound on the test itself.
     let out = vm
         .orca()
         .env("ORCA_BOOT_TIMEOUT", "1")
@@ -61,7 +60,6 @@ fn a_guest_that_hangs_while_booting_is_exit_124() {
     );
     // A hang before the agent is ready is retried once, on a fresh VM, which hangs the same way.
     assert_eq!(stderr(&out).matches("booting once more").count(), 1, "{}", stderr(&out));
-    assert!(start.elapsed() < Duration::from_secs(45), "took {:?}", start.elapsed());
     vm.assert_clean();
 }
 
@@ -195,20 +193,18 @@ fn unknown_kernels_and_missing_modules_fail_before_booting() {
 
     let spec = "schema_version = \"1.0\"\nvm {\n  name = \"t-mod\"\n  modules = [\"no_such_module_xyz\"]\n}\n";
     let p = project(&[("configs/t.hcl", spec)]);
-    let start = Instant::now();
+    // Checked before booting: QEMU never started, so it never opened the console file.
+    let console = p.path().join("console.log");
     let out = vm
         .orca()
         .current_dir(p.path())
+        .env("ORCA_VM_CONSOLE", &console)
         .args(["run", "configs/t.hcl", "--kernel", "6.1", "--", "true"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(stderr(&out).contains("no_such_module_xyz"), "{}", stderr(&out));
-    assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "checked before booting: {:?}",
-        start.elapsed()
-    );
+    assert!(!console.exists(), "checked before booting, yet QEMU started");
 
     // A catalog entry whose bytes do not match their pin.
     let bad = "schema_version = \"1.0\"\nkernel \"9.1\" {\n  file {\n    path = \"bogus.deb\"\n    sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n  }\n}\n";
@@ -283,22 +279,20 @@ fn a_kernel_without_9p_is_exit_5_before_booting() {
         deb.display()
     );
     let p = project(&[("configs/kernels.hcl", &catalog)]);
-    let start = Instant::now();
+    // Refused before booting: QEMU never started, so it never opened the console file.
+    let console = p.path().join("console.log");
     // Its own cache: the synthetic kernel must not land in the user's.
     let out = vm
         .orca()
         .current_dir(p.path())
         .env("ORCA_CACHE_DIR", t.path().join("cache"))
+        .env("ORCA_VM_CONSOLE", &console)
         .args(["run", "--kernel", "9.9", "--", "true"])
         .output()
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("CONFIG_9P_FS is not set"), "{err}");
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "refused before booting: {:?}",
-        start.elapsed()
-    );
+    assert!(!console.exists(), "refused before booting, yet QEMU started");
     vm.assert_clean();
 }

@@ -169,9 +169,8 @@ fn a_missing_or_dying_virtiofsd_is_exit_3_not_a_hang() {
     assert!(!err.contains("panicked"), "{err}");
     vm.assert_clean();
 
-    // A virtiofsd that exits at once: the boot says so within seconds instead of waiting out
-    // its deadline on a mount that never answers.
-    let start = std::time::Instant::now();
+    // A virtiofsd that exits at once: the boot says so (exit 3, virtiofsd named) instead of
+    // waiting out its boot deadline on a mount that never answers (exit 124).
     let out = vm
         .orca()
         .env("ORCA_VIRTIOFSD", "/bin/false")
@@ -181,11 +180,7 @@ fn a_missing_or_dying_virtiofsd_is_exit_3_not_a_hang() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("virtiofsd sharing / exited"), "{err}");
-    assert!(
-        start.elapsed() < std::time::Duration::from_secs(40),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(!err.contains("did not finish booting"), "{err}");
     vm.assert_clean();
 }
 
