@@ -170,6 +170,7 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
                     .collect(),
                 network: v.network.unwrap_or(false),
                 modules: v.modules.clone(),
+                workdir: v.workdir.clone(),
             }
         })
         .collect();
@@ -309,6 +310,7 @@ fn resolve_pipelines(specs: &Specs, plan: &mut Plan, index: &Index, rel: &dyn Fn
                     dependencies: s.dependencies.iter().map(|d| d.value.clone()).collect(),
                     inputs: s.inputs.clone(),
                     timeout_secs: s.timeout_secs.unwrap_or(DEFAULT_STAGE_TIMEOUT_SECS),
+                    results: s.results.clone(),
                 }
             })
             .collect();
