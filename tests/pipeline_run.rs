@@ -263,3 +263,54 @@ fn a_stage_whose_kernel_is_unavailable_fails_the_pipeline_with_exit_4() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("stage integration could not run"), "{stderr}");
 }
+
+#[test]
+fn a_stages_junit_results_are_its_tests_and_missing_or_broken_ones_are_errors() {
+    let p = Project::new("results.hcl");
+    let (code, r) = p.run(&[]);
+    assert_ne!(code, 0, "{r:#}");
+    // The script passed, but one of its test cases failed: the stage fails, with both cases.
+    let suite = stage(&r, "suite");
+    assert_eq!(suite["outcome"], "fail", "{suite:#}");
+    let tests = suite["tests"].as_array().unwrap();
+    let got: Vec<(&str, &str)> = tests
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("good", "pass"), ("bad", "fail")], "{suite:#}");
+    assert_eq!(tests[0]["duration_ms"], 250);
+    assert_eq!(tests[1]["message"], "boom");
+    let msg = suite["message"].as_str().unwrap();
+    assert!(msg.contains("1 of 2 test cases failed: bad"), "{msg}");
+    // A glob without a match, or a file that is not JUnit, is the stage's error, never a pass.
+    let missing = stage(&r, "missing");
+    assert_eq!(missing["outcome"], "error", "{missing:#}");
+    assert!(
+        missing["message"].as_str().unwrap().contains("\"out/none/*.xml\" matched no file"),
+        "{missing:#}"
+    );
+    let broken = stage(&r, "broken");
+    assert_eq!(broken["outcome"], "error", "{broken:#}");
+    assert!(
+        broken["message"].as_str().unwrap().contains("out/broken.xml is not JUnit XML"),
+        "{broken:#}"
+    );
+    let passing = stage(&r, "passing");
+    assert_eq!(passing["outcome"], "pass", "{passing:#}");
+    assert_eq!(passing["tests"][0]["name"], "only", "{passing:#}");
+
+    // The terminal table lists each stage's test cases below it; the JUnit report holds them.
+    let junit = p.path("junit.xml");
+    let out = p.orca(&["--junit", junit.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("  bad") && table.contains("boom"), "{table}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("name=\"bad\"") && xml.contains("classname=\"pipeline:results.suite\""), "{xml}");
+    assert!(xml.contains("name=\"good\""), "{xml}");
+    // A passing stage taken from the cache shows its test cases again.
+    let (_, again) = p.run(&[]);
+    let passing = stage(&again, "passing");
+    assert_eq!(passing["cached"], true, "{passing:#}");
+    assert_eq!(passing["tests"][0]["name"], "only", "{passing:#}");
+}

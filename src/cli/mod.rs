@@ -384,7 +384,7 @@ pub struct RunArgs {
     /// Deadline for the command, e.g. 10m. Default 10m (scaled under TCG).
     #[arg(long)]
     pub timeout: Option<String>,
-    /// Working directory in the guest. Default: the current directory.
+    /// Working directory in the guest. Default: the spec's `workdir`, else where it mounts the project root, else the current directory.
     #[arg(long)]
     pub cwd: Option<String>,
     /// Extra environment for the command, NAME=VALUE.
@@ -433,7 +433,7 @@ pub struct StopArgs {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     pub name: String,
-    /// Working directory in the guest.
+    /// Working directory in the guest. Default: the VM's `workdir`, else where it mounts the project root, else the current directory.
     #[arg(long)]
     pub cwd: Option<String>,
     /// Extra environment, NAME=VALUE.

@@ -280,6 +280,7 @@ fn daemon(a: StartArgs) -> Result<u8> {
         memory_mib: 0,
         started: vm::state::now(),
         expires: vm::state::now() + ttl.as_secs(),
+        workdir: vm.workdir().map(str::to_string),
     };
     vm::state::write(&claim.dir, &st)?;
     let b = setup::prepare(&plan, Some(&vm), &overrides(&a.vm, a.reprovision)?, &root)?;
@@ -402,8 +403,9 @@ fn remote_err(name: &str, e: anyhow::Error) -> anyhow::Error {
 pub fn exec(a: ExecArgs) -> Result<u8> {
     if a.interactive {
         need_terminal("orca exec")?;
-        let (_, c) = remote(&a.name)?;
-        let req = shell_request(setup::command_env(&a.env)?, a.cwd.clone().or_else(cwd_string));
+        let (e, c) = remote(&a.name)?;
+        let cwd = a.cwd.clone().or_else(|| e.state.workdir.clone()).or_else(cwd_string);
+        let req = shell_request(setup::command_env(&a.env)?, cwd);
         let res = vm::ops::shell(&c, req).map_err(|err| remote_err(&a.name, err))?;
         return Ok(res.exit_code().clamp(0, 255) as u8);
     }
@@ -416,7 +418,7 @@ pub fn exec(a: ExecArgs) -> Result<u8> {
         .unwrap_or(COMMAND_TIMEOUT);
     let req = ExecRequest {
         env: setup::command_env(&a.env)?,
-        cwd: a.cwd.clone().or_else(cwd_string),
+        cwd: a.cwd.clone().or_else(|| e.state.workdir.clone()).or_else(cwd_string),
         ..request_of(&a.argv)
     };
     let deadline = Instant::now() + timeout.mul_f64(e.scale());

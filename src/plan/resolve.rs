@@ -178,6 +178,7 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
                             .any(|i| i.name == image && matches!(i.kind, ImageKind::Distro(_)))
                 }),
                 modules: v.modules.clone(),
+                workdir: v.workdir.clone(),
             }
         })
         .collect();
@@ -317,6 +318,7 @@ fn resolve_pipelines(specs: &Specs, plan: &mut Plan, index: &Index, rel: &dyn Fn
                     dependencies: s.dependencies.iter().map(|d| d.value.clone()).collect(),
                     inputs: s.inputs.clone(),
                     timeout_secs: s.timeout_secs.unwrap_or(DEFAULT_STAGE_TIMEOUT_SECS),
+                    results: s.results.clone(),
                 }
             })
             .collect();

@@ -194,6 +194,9 @@ pub struct Vm {
     pub network: bool,
     /// Extra kernel modules to load at boot (with their dependencies), e.g. `veth`.
     pub modules: Vec<String>,
+    /// Where the VM's commands start (`workdir`), when the spec says; see [`Vm::workdir`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
 }
 
 /// A mount inside the guest.
@@ -308,6 +311,10 @@ pub struct Stage {
     pub inputs: Vec<String>,
     /// The stage's deadline in seconds (scaled under TCG for VM stages). Default 1800.
     pub timeout_secs: u64,
+    /// Globs of JUnit files the script writes, relative to where it runs (the project root on
+    /// the host); their test cases become the stage's tests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<String>,
 }
 
 /// A kernel version as numbers, for "older than" comparisons: `5.10` < `6.1` < `6.12`.
@@ -331,9 +338,12 @@ impl std::fmt::Display for KernelVersion {
 }
 
 impl Vm {
-    /// Where the VM's commands start: the destination of the share whose source is the project
-    /// root (`source = ".."` from `configs/`), if it has one.
+    /// Where the VM's commands start: the spec's `workdir`, else the destination of the share
+    /// whose source is the project root (`source = ".."` from `configs/`), if it has one.
     pub fn workdir(&self) -> Option<&str> {
+        if let Some(w) = &self.workdir {
+            return Some(w);
+        }
         self.mounts.iter().find_map(|m| match m {
             Mount::Share {
                 source, destination, ..
@@ -367,6 +377,7 @@ impl Vm {
             artifacts: Vec::new(),
             network: false,
             modules: Vec::new(),
+            workdir: None,
         }
     }
 }

@@ -111,7 +111,8 @@ fn suite(c: &CellResult, name: &str) -> TestSuite {
     s
 }
 
-fn case(t: &TestResult, class: &str, cell_output: Option<&str>, flaky: Option<&str>) -> TestCase {
+/// The JUnit case of one test (a matrix cell's, or a pipeline stage's from its result files).
+pub(crate) fn case(t: &TestResult, class: &str, cell_output: Option<&str>, flaky: Option<&str>) -> TestCase {
     let body = t.log.as_deref().or(cell_output);
     let (mut status, ty) = match t.outcome {
         Outcome::Pass => (TestCaseStatus::success(), None),

@@ -213,8 +213,9 @@ impl CellRunner for GuestRunner<'_> {
     }
 }
 
-/// Lists what the result globs match where the script ran, and reads each file.
-fn collect_results(
+/// Lists what the result globs match where the script ran, and reads each file (a matrix cell's,
+/// or a VM pipeline stage's).
+pub(crate) fn collect_results(
     machine: &mut Machine,
     globs: &[String],
     script: &ExecRequest,

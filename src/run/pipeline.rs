@@ -302,6 +302,7 @@ fn prepare(
         );
         d.result.cached = true;
         d.result.duration_ms = stored.duration_ms;
+        d.result.tests = stored.tests;
         d.result.kernel = kernel;
         return Ok(Prepared::Settled(Box::new(d)));
     }
@@ -340,7 +341,7 @@ fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>, crowded: b
         Ok(mut log) => match &s.vm {
             None => {
                 let deadline = start + Duration::from_secs(s.timeout_secs);
-                host::run(&s.commands, &ctx.root, &env, &mut log, deadline)
+                host::run(&s.commands, &s.results, &ctx.root, &env, &mut log, deadline)
             }
             Some(vm) => {
                 let guest = vm::Guest {
@@ -358,7 +359,7 @@ fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>, crowded: b
     };
     let mut artifacts = None;
     let ran = if ran.outcome == Outcome::Pass {
-        match store_artifacts(ctx, s, &key, start.elapsed()) {
+        match store_artifacts(ctx, s, &key, start.elapsed(), &ran.tests) {
             Ok(a) => {
                 artifacts = Some(a);
                 ran
@@ -381,13 +382,20 @@ fn execute(ctx: &Ctx, s: &Stage, key: String, kernel: Option<String>, crowded: b
     d.result.flaky = ran.flaky;
     d.result.output = output;
     d.result.steps = ran.steps;
+    d.result.tests = ran.tests;
     if d.result.outcome == Outcome::Pass {
         d.result.message = None;
     }
     d
 }
 
-fn store_artifacts(ctx: &Ctx, s: &Stage, key: &str, took: Duration) -> Result<Vec<ArtifactFile>, String> {
+fn store_artifacts(
+    ctx: &Ctx,
+    s: &Stage,
+    key: &str,
+    took: Duration,
+    tests: &[crate::report::TestResult],
+) -> Result<Vec<ArtifactFile>, String> {
     let rels = files::expand(&ctx.root, &s.artifacts, true).map_err(|e| format!("artifact {e}"))?;
     let mut out = Vec::new();
     for rel in &rels {
@@ -403,6 +411,7 @@ fn store_artifacts(ctx: &Ctx, s: &Stage, key: &str, took: Duration) -> Result<Ve
         run_id: ctx.run_id.clone(),
         duration_ms: took.as_millis() as u64,
         artifacts: out.clone(),
+        tests: tests.to_vec(),
     };
     ctx.store
         .record(&ctx.pipeline, &stored)

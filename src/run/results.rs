@@ -9,7 +9,7 @@
 
 use super::expect::{self, Expectations, Verdict};
 use crate::plan::KernelVersion;
-use crate::report::TestResult;
+use crate::report::{Outcome, TestResult};
 
 /// What the guest held for the result globs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,7 +73,7 @@ pub fn tests(
 ) -> Result<Vec<TestResult>, String> {
     if let Some(g) = c.unmatched.first() {
         return Err(format!(
-            "the result file glob \"{g}\" matched no file in the guest (did the script write its JUnit there?)"
+            "the result file glob \"{g}\" matched no file where the script ran (did it write its JUnit there?)"
         ));
     }
     let mut out = Vec::new();
@@ -98,10 +98,10 @@ pub fn tests(
                 let expected = kernel.and_then(|v| expectations.failing_on(&name, v));
                 let outcome = expect::outcome(verdict, expected.is_some());
                 let message = match outcome {
-                    crate::report::Outcome::UnexpectedPass => {
+                    Outcome::UnexpectedPass => {
                         Some("passed although expected to fail: the expectation is out of date".to_string())
                     }
-                    crate::report::Outcome::Pass => None,
+                    Outcome::Pass => None,
                     _ => message.filter(|m| !m.is_empty()),
                 };
                 out.push(TestResult {
@@ -116,6 +116,81 @@ pub fn tests(
         }
     }
     Ok(out)
+}
+
+/// What the result globs match on the host, relative to `root` (a host pipeline stage's project
+/// root; an absolute glob is taken as it is), each file read.
+pub fn collect_host(root: &std::path::Path, globs: &[String]) -> Result<Collected, String> {
+    let mut c = Collected::default();
+    for g in globs {
+        let full = if g.starts_with('/') {
+            g.clone()
+        } else {
+            format!("{}/{g}", glob::Pattern::escape(&root.to_string_lossy()))
+        };
+        let paths = glob::glob(&full).map_err(|e| format!("the result glob \"{g}\" is not valid: {e}"))?;
+        let mut found = false;
+        for p in paths.flatten().filter(|p| p.is_file()) {
+            found = true;
+            let shown = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+            if c.files.iter().any(|(f, _)| *f == shown) {
+                continue;
+            }
+            let bytes = std::fs::read(&p).map_err(|e| format!("cannot read the result file {shown}: {e}"))?;
+            c.files.push((shown, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+        if !found {
+            c.unmatched.push(g.clone());
+        }
+    }
+    Ok(c)
+}
+
+/// A pipeline stage's outcome, message and tests once its result files are read: the test cases
+/// of `collected` (no kernel expectations apply to stages), the outcome the worst of the tests
+/// and the script's. Result files that could not be collected, that are missing or are not JUnit
+/// make the stage an error (a failed script stays failed), never a pass.
+pub fn stage(
+    script: Outcome,
+    message: Option<String>,
+    collected: Result<Collected, String>,
+) -> (Outcome, Option<String>, Vec<TestResult>) {
+    let failed = |why: String| {
+        let outcome = if script.is_failure() { script } else { Outcome::Error };
+        let message = match message.clone() {
+            Some(m) => format!("{m}; and {why}"),
+            None => why,
+        };
+        (outcome, Some(message), Vec::new())
+    };
+    let empty = Vec::new();
+    let expectations = Expectations::new(&empty).expect("no expectations are always valid");
+    let tests = match collected.and_then(|c| tests(&c, None, &expectations)) {
+        Ok(t) => t,
+        Err(why) => return failed(why),
+    };
+    let outcome = Outcome::of_tests(std::iter::once(script).chain(tests.iter().map(|t| t.outcome)));
+    let bad: Vec<&str> = tests
+        .iter()
+        .filter(|t| t.outcome.is_failure() || t.outcome.is_infra())
+        .map(|t| t.name.as_str())
+        .collect();
+    let message = match (message, bad.is_empty()) {
+        (m, true) => m,
+        (m, false) => {
+            let names = if bad.len() > 3 {
+                format!("{}, ...", bad[..3].join(", "))
+            } else {
+                bad.join(", ")
+            };
+            let said = format!("{} of {} test cases failed: {names}", bad.len(), tests.len());
+            Some(match m {
+                Some(m) => format!("{m}; {said}"),
+                None => said,
+            })
+        }
+    };
+    (outcome, message, tests)
 }
 
 /// A JUnit document: `<testsuites>` at the root, or a lone `<testsuite>` (as many runners write),

@@ -37,6 +37,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "artifacts",
             "network",
             "modules",
+            "workdir",
         ],
     ),
     ("resources", &["cpu", "memory", "disk"]),
@@ -57,6 +58,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "dependencies",
             "inputs",
             "timeout",
+            "results",
         ],
     ),
     (
@@ -205,6 +207,8 @@ pub struct VmSpec {
     pub artifacts: Vec<ArtifactSpec>,
     pub network: Option<bool>,
     pub modules: Vec<String>,
+    /// `workdir`: the absolute guest path where the VM's commands start.
+    pub workdir: Option<String>,
 }
 
 /// One entry of `mounts`.
@@ -287,6 +291,8 @@ pub struct StageSpec {
     pub dependencies: Vec<At<String>>,
     pub inputs: Vec<String>,
     pub timeout_secs: Option<u64>,
+    /// `results`: globs of JUnit files the stage's script writes, relative to where it runs.
+    pub results: Vec<String>,
 }
 
 #[cfg(test)]

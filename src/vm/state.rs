@@ -35,6 +35,9 @@ pub struct VmState {
     pub started: u64,
     /// Unix seconds; the daemon stops the VM then (`--ttl`).
     pub expires: u64,
+    /// Where `orca exec` starts without `--cwd`: the VM's `workdir` (see `plan::Vm::workdir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
 }
 
 /// A registered VM.

@@ -41,6 +41,9 @@ pub struct StoredStage {
     pub run_id: String,
     pub duration_ms: u64,
     pub artifacts: Vec<ArtifactFile>,
+    /// The test cases of the stage's result files, shown again when the result is reused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<crate::report::TestResult>,
 }
 
 /// The store: the shared cache area plus this project's "latest" pointers.

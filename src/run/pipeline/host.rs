@@ -1,6 +1,7 @@
 //! Host stages: the stage's commands run as one script ([`Script`]) with `/bin/sh` in the project
 //! root: line after line in one shell, stopping at the first failing line, state carried over.
-//! The output is appended to the stage's log, under what is left of the stage's deadline.
+//! The output is appended to the stage's log, under what is left of the stage's deadline. The
+//! stage's `results` globs are then expanded in the project root and their JUnit files read.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -9,7 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::error::{Exit, exit_of};
-use crate::report::{Outcome, StepResult};
+use crate::report::{Outcome, StepResult, TestResult};
+use crate::run::results::{self, Collected};
 use crate::run::script::{self, Script, Step};
 
 /// How running a stage's commands ended.
@@ -25,6 +27,8 @@ pub struct Ran {
     pub steps: Vec<StepResult>,
     /// For VM stages booted twice: how the first boot failed (see `Machine::flaky`).
     pub flaky: Option<String>,
+    /// The test cases of the stage's `results` files.
+    pub tests: Vec<TestResult>,
 }
 
 impl Ran {
@@ -36,6 +40,7 @@ impl Ran {
             accel: None,
             steps: Vec::new(),
             flaky: None,
+            tests: Vec::new(),
         }
     }
     pub fn new(outcome: Outcome, message: impl Into<String>) -> Ran {
@@ -68,10 +73,26 @@ impl Ran {
         ran.steps = steps.iter().map(Step::result).collect();
         ran
     }
+
+    /// Takes in the stage's result files (see [`results::stage`]): their test cases become the
+    /// stage's tests, and its outcome the worst of theirs and the script's.
+    pub fn with_results(mut self, collected: Result<Collected, String>) -> Ran {
+        let (outcome, message, tests) = results::stage(self.outcome, self.message.take(), collected);
+        (self.outcome, self.message, self.tests) = (outcome, message, tests);
+        self
+    }
 }
 
-/// Runs `commands` as one script on the host; the first failing line ends the stage.
-pub fn run(commands: &[String], root: &Path, env: &[(String, String)], log: &mut File, deadline: Instant) -> Ran {
+/// Runs `commands` as one script on the host; the first failing line ends the stage. Then the
+/// JUnit files the `results` globs match in `root` are read into the stage's tests.
+pub fn run(
+    commands: &[String],
+    results: &[String],
+    root: &Path,
+    env: &[(String, String)],
+    log: &mut File,
+    deadline: Instant,
+) -> Ran {
     let script = Script::new(commands);
     let ran = match run_script(&script, root, env, log, deadline) {
         Ok((steps, code)) if crate::process::interrupted() && code != Some(0) => {
@@ -79,7 +100,10 @@ pub fn run(commands: &[String], root: &Path, env: &[(String, String)], log: &mut
             r.steps = steps.iter().map(Step::result).collect();
             r
         }
-        Ok((steps, code)) => Ran::of_script(&steps, commands.len(), code),
+        Ok((steps, code)) if results.is_empty() => Ran::of_script(&steps, commands.len(), code),
+        Ok((steps, code)) => {
+            Ran::of_script(&steps, commands.len(), code).with_results(results::collect_host(root, results))
+        }
         Err(e) => {
             let what = match exit_of(&e) {
                 Exit::Timeout => "passed the stage's deadline".to_string(),
@@ -164,6 +188,7 @@ mod tests {
         let env = vec![("ORCA_STAGE".to_string(), "s".to_string())];
         let ran = run(
             &cmds,
+            &[],
             d.path(),
             &env,
             &mut log,

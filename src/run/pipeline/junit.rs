@@ -1,4 +1,5 @@
-//! JUnit XML for a pipeline run: one test suite, one test case per stage.
+//! JUnit XML for a pipeline run: one test suite, one test case per stage, then the test cases of
+//! each stage's result files (class `PIPELINE.STAGE`).
 
 use std::time::Duration;
 
@@ -29,6 +30,10 @@ pub fn render(report: &Report) -> Result<String> {
             case.add_property(("cached", "true"));
         }
         suite.add_test_case(case);
+        let class = format!("{}.{}", report.kind, c.id);
+        for t in &c.tests {
+            suite.add_test_case(crate::report::junit::case(t, &class, None, None));
+        }
     }
     let mut r = quick_junit::Report::new("orca");
     r.set_time(Duration::from_millis(report.wall_ms));

@@ -79,6 +79,7 @@ pub(crate) mod tests {
             dependencies: deps.iter().map(|d| d.to_string()).collect(),
             inputs: vec![],
             timeout_secs: 60,
+            results: vec![],
         }
     }
 

@@ -1,5 +1,6 @@
 //! VM stages: boot the stage's VM on its kernel, run the commands in the guest in the project
-//! root, then copy the stage's artifacts out of the guest.
+//! root, read the JUnit files its `results` globs match there, then copy the stage's artifacts
+//! out of the guest.
 //!
 //! The guest sees the host's tree (so it sees the dependencies' restored artifacts), but it writes
 //! into a tmpfs overlay: what a stage produces exists only in the guest until it is copied out.
@@ -159,7 +160,15 @@ fn run_in_guest(
         let _ = log.write_all(&splitter.flush(n));
     }
     let steps = splitter.finish(res.code, Instant::now());
-    let ran = Ran::of_script(&steps, s.commands.len(), res.code);
+    let mut ran = Ran::of_script(&steps, s.commands.len(), res.code);
+    if !s.results.is_empty() {
+        // The user's own JUnit files, where the script wrote them; read whether it passed or not
+        // (a runner exits non-zero when a test fails).
+        let _ = writeln!(log, "orca: collecting results {}", s.results.join(" "));
+        let collected = crate::run::guest::collect_results(&mut machine, &s.results, &req, deadline)
+            .map_err(|e| format!("collecting the result files: {e:#}"));
+        ran = ran.with_results(collected);
+    }
     if ran.outcome != Outcome::Pass {
         let _ = writeln!(log, "orca: {}", ran.message.as_deref().unwrap_or_default());
         return Ok(ran);

@@ -4,7 +4,7 @@
 use super::fields::{At, Cx, Fields};
 use super::named::{self, Words};
 use crate::spec::model::{EntrySpec, ExpectSpec, MatrixSpec, Specs, TestBlockSpec};
-use crate::spec::syntax::{Block, Kind};
+use crate::spec::syntax::{Block, Expr, Kind};
 
 pub fn read(cx: &mut Cx, top: &Fields, out: &mut Specs) {
     let tests = top.blocks("test");
@@ -116,22 +116,7 @@ fn read_test(cx: &mut Cx, b: &Block) -> Option<TestBlockSpec> {
         Some(c)
     });
     let vm = f.get("vm").and_then(|e| cx.name(e, "vm"));
-    let mut results = Vec::new();
-    if let Some(e) = f.get("results")
-        && let Some(globs) = cx.strings(e, "results")
-    {
-        for g in globs {
-            if let Err(err) = glob::Pattern::new(&g) {
-                cx.error(
-                    e.span.clone(),
-                    format!("\"{g}\" is not a valid glob: {}", err.msg),
-                    "a JUnit file's path or a glob such as \"build/test-results/*.xml\"",
-                );
-                continue;
-            }
-            results.push(g);
-        }
-    }
+    let results = f.get("results").map(|e| results(cx, e)).unwrap_or_default();
     let mut expectations: Vec<ExpectSpec> = Vec::new();
     for x in f.blocks("expect") {
         let Some(labels) = cx.labels(x, 1, "expect \"GLOB\" { min_kernel = \"5.17\" }") else {
@@ -184,4 +169,22 @@ fn read_test(cx: &mut Cx, b: &Block) -> Option<TestBlockSpec> {
         expectations,
         results,
     })
+}
+
+/// `results = ["build/test-results/*.xml"]`: globs of JUnit files a script writes (a matrix
+/// `test` block's, or a pipeline stage's).
+pub(super) fn results(cx: &mut Cx, e: &Expr) -> Vec<String> {
+    let mut results = Vec::new();
+    for g in cx.strings(e, "results").unwrap_or_default() {
+        if let Err(err) = glob::Pattern::new(&g) {
+            cx.error(
+                e.span.clone(),
+                format!("\"{g}\" is not a valid glob: {}", err.msg),
+                "a JUnit file's path or a glob such as \"build/test-results/*.xml\"",
+            );
+            continue;
+        }
+        results.push(g);
+    }
+    results
 }

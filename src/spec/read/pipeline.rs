@@ -1,4 +1,4 @@
-//! `pipeline { name stages = [ { name vm kernel commands artifacts dependencies inputs timeout } ] }`.
+//! `pipeline { name stages = [ { name vm kernel commands artifacts dependencies inputs timeout results } ] }`.
 
 use std::collections::HashMap;
 
@@ -80,6 +80,10 @@ fn read_stage(cx: &mut Cx, f: &Fields) -> Option<StageSpec> {
         }
     }
     let timeout_secs = f.get("timeout").and_then(|e| cx.duration(e, "timeout"));
+    let results = f
+        .get("results")
+        .map(|e| super::matrix::results(cx, e))
+        .unwrap_or_default();
     Some(StageSpec {
         name: name?,
         vm,
@@ -89,6 +93,7 @@ fn read_stage(cx: &mut Cx, f: &Fields) -> Option<StageSpec> {
         dependencies,
         inputs: inputs?,
         timeout_secs,
+        results,
     })
 }
 
@@ -174,5 +179,47 @@ fn check_dependencies(cx: &mut Cx, stages: &[StageSpec]) {
             "remove one of these dependencies; stages run in dependency order, so a cycle can never start",
         );
         deps[first].retain(|d| *d != next);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::spec::{Input, diag::Diagnostic, model::Specs};
+
+    /// Reads one spec file of `text`.
+    pub fn load(text: &str) -> (Specs, Vec<Diagnostic>) {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("spec.hcl");
+        std::fs::write(&path, text).unwrap();
+        crate::spec::load(&[Input {
+            path,
+            display: "spec.hcl".into(),
+        }])
+    }
+
+    #[test]
+    fn a_stage_reads_its_result_globs() {
+        let (specs, diags) = load(
+            "schema_version = \"1.0\"\npipeline {\n  name = \"p\"\n  stages = [\n    { name = \"t\", commands = [\"make test\"], results = [\"build/test-results/*.xml\", \"out.xml\"] },\n    { name = \"u\", commands = [\"true\"] },\n  ]\n}\n",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let stages = &specs.pipelines[0].stages;
+        assert_eq!(stages[0].results, ["build/test-results/*.xml", "out.xml"]);
+        assert!(stages[1].results.is_empty());
+    }
+
+    #[test]
+    fn a_stage_with_bad_results_is_a_located_error() {
+        let (_, diags) = load(
+            "schema_version = \"1.0\"\npipeline {\n  name = \"p\"\n  stages = [\n    { name = \"t\", commands = [\"true\"], results = [\"a/[x.xml\"] },\n  ]\n}\n",
+        );
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!((diags[0].line, diags[0].column), (5, 50), "{diags:?}");
+        assert!(diags[0].message.contains("\"a/[x.xml\" is not a valid glob"), "{diags:?}");
+        let (_, diags) = load(
+            "schema_version = \"1.0\"\npipeline {\n  name = \"p\"\n  stages = [\n    { name = \"t\", commands = [\"true\"], results = \"out.xml\" },\n  ]\n}\n",
+        );
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].message.contains("results"), "{diags:?}");
     }
 }

@@ -1,4 +1,4 @@
-//! `vm { name image kernel resources { } mounts provision artifacts network modules }`.
+//! `vm { name image kernel resources { } mounts provision artifacts network modules workdir }`.
 
 use super::fields::{Cx, Fields};
 use crate::spec::model::{ArtifactSpec, MountSpec, VmSpec};
@@ -63,6 +63,18 @@ pub fn read(cx: &mut Cx, b: &Block) -> Option<VmSpec> {
             );
         }
     }
+    let workdir = f.get("workdir").and_then(|e| {
+        let w = cx.string(e, "workdir")?;
+        if !w.starts_with('/') {
+            cx.error(
+                e.span.clone(),
+                format!("`workdir` \"{w}\" is not an absolute guest path"),
+                "write where the VM's commands start as an absolute path in the guest, e.g. workdir = \"/flywall\"",
+            );
+            return None;
+        }
+        Some(w)
+    });
     Some(VmSpec {
         name: name?,
         image,
@@ -75,6 +87,7 @@ pub fn read(cx: &mut Cx, b: &Block) -> Option<VmSpec> {
         artifacts,
         network,
         modules,
+        workdir,
     })
 }
 
@@ -213,4 +226,37 @@ fn read_artifacts(cx: &mut Cx, e: &Expr) -> Vec<ArtifactSpec> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pipeline::tests::load;
+
+    #[test]
+    fn workdir_is_read_and_must_be_absolute() {
+        let (specs, diags) = load("schema_version = \"1.0\"\nvm {\n  name = \"b\"\n  workdir = \"/flywall\"\n}\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(specs.vms[0].workdir.as_deref(), Some("/flywall"));
+        let (specs, diags) = load("schema_version = \"1.0\"\nvm {\n  name = \"b\"\n}\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(specs.vms[0].workdir, None);
+        let (_, diags) = load("schema_version = \"1.0\"\nvm {\n  name = \"b\"\n  workdir = \"flywall\"\n}\n");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!((diags[0].file.as_str(), diags[0].line, diags[0].column), ("spec.hcl", 4, 13));
+        assert!(diags[0].message.contains("not an absolute guest path"), "{diags:?}");
+        assert!(diags[0].hint.as_deref().unwrap().contains("workdir = \"/flywall\""));
+    }
+
+    #[test]
+    fn the_plans_vm_starts_in_its_workdir_before_its_project_mount() {
+        let mut vm = crate::plan::Vm::default_for_tests(std::path::Path::new("/home/u/flywall"));
+        vm.mounts = vec![crate::plan::Mount::Share {
+            source: ".".into(),
+            destination: "/src".into(),
+            readonly: false,
+        }];
+        assert_eq!(vm.workdir(), Some("/src"));
+        vm.workdir = Some("/flywall".into());
+        assert_eq!(vm.workdir(), Some("/flywall"));
+    }
 }

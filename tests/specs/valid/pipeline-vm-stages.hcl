@@ -32,7 +32,7 @@ pipeline {
   stages = [
     { name = "on-host", vm = "host", commands = ["true"] },
     { name = "vm-kernel", vm = "pinned", commands = ["uname -r"], dependencies = ["on-host"] },
-    { name = "newest", vm = "floating", commands = ["uname -r"], dependencies = ["on-host"] },
+    { name = "newest", vm = "floating", commands = ["uname -r"], results = ["build/test-results/*.xml"], dependencies = ["on-host"] },
     { name = "explicit", vm = "floating", kernel = "6.1", commands = ["uname -r"], dependencies = ["newest", "vm-kernel"] },
   ]
 }

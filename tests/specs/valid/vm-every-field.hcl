@@ -27,4 +27,5 @@ vm {
 
   network = true
   modules = ["veth", "sch_ingress", "cls_bpf"]
+  workdir = "/project/src"
 }
