@@ -264,7 +264,14 @@ fn keep(m: &mut Machine, key: &str, base: &Path, image_sha256: &str, replace: bo
     }
 }
 
+/// Swaps two paths atomically (Linux's `renameat2`; booting guests needs a Linux host anyway).
+#[cfg(not(target_os = "linux"))]
+fn exchange(a: &Path, b: &Path) -> Result<()> {
+    anyhow::bail!("swapping {} into {} needs a Linux host", a.display(), b.display())
+}
+
 /// Swaps two paths atomically.
+#[cfg(target_os = "linux")]
 fn exchange(a: &Path, b: &Path) -> Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let ca = std::ffi::CString::new(a.as_os_str().as_bytes())?;
