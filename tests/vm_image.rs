@@ -59,8 +59,8 @@ vm {
 
 const MATRIX: &str = r#"schema_version = "1.0"
 test_matrix = [
-  { name = "deb12-on-6.12" image = "debian-12-minimal" kernel_version = "6.12" },
-  { name = "ubuntu" image = "ubuntu-22.04-minimal" kernel_version = "6.1" },
+  { name = "deb12-on-6.12", image = "debian-12-minimal", kernel_version = "6.12" },
+  { name = "ubuntu", image = "ubuntu-22.04-minimal", kernel_version = "6.1" },
 ]
 test {
   timeout = "20m"

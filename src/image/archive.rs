@@ -62,7 +62,7 @@ pub fn source(name: &str, img: &DistroImage) -> Result<Source> {
             _ => {
                 return Err(fail!(
                     Exit::KernelUnavailable,
-                    "image {name}: the {} archive (suite {}) is not configured on this machine: the host's apt sources have no {} entry; point orca at a reachable {} mirror with `mirror = \"URL\"` in an image block (image \"{name}\" {{ base = ... mirror = \"URL\" }}) or {var}=URL",
+                    "image {name}: the {} archive (suite {}) is not configured on this machine: the host's apt sources have no {} entry; point orca at a reachable {} mirror with `mirror = \"URL\"` in an image block (image \"{name}\" {{ mirror = \"URL\" }}) or {var}=URL",
                     title(&img.archive),
                     img.suite,
                     title(&img.archive),

@@ -17,7 +17,7 @@ pub const BUILTIN_NAME: &str = "<orca>/images.hcl";
 /// The archives orca can build images from.
 pub const ARCHIVES: [&str; 2] = ["debian", "ubuntu"];
 
-const EXAMPLE: &str = "image \"NAME\" { base = \"debian-12\" packages = [\"clang\"] }";
+const EXAMPLE: &str = "image \"NAME\" { base = \"debian-12\" }";
 
 /// Reads one `image` block.
 pub fn read(cx: &mut Cx, b: &Block) -> Option<ImageSpec> {
