@@ -22,6 +22,7 @@ pub mod plan;
 pub mod process;
 pub mod report;
 pub mod run;
+pub mod script;
 pub mod spec;
 pub mod ui;
 pub mod vm;

@@ -410,6 +410,20 @@ impl Plan {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_plans_vm_starts_in_its_workdir_before_its_project_mount() {
+        let mut vm = super::Vm::default_for_tests(std::path::Path::new("/home/u/flywall"));
+        vm.mounts = vec![super::Mount::Share {
+            source: ".".into(),
+            destination: "/src".into(),
+            readonly: false,
+        }];
+        assert_eq!(vm.workdir(), Some("/src"));
+        vm.workdir = Some("/flywall".into());
+        assert_eq!(vm.workdir(), Some("/flywall"));
+    }
+
+
     use super::*;
 
     #[test]

@@ -108,7 +108,8 @@ pub fn script(
 ) -> CellResult {
     let failed = script::failed(&out.steps);
     let mut r = plain(cell, command, out);
-    if let Some(f) = failed {
+    // A guest kernel that panicked while the script ran says more than the line it killed.
+    if let Some(f) = failed.filter(|_| out.fault.is_none()) {
         if !r.outcome.is_failure() && !r.outcome.is_infra() {
             r.outcome = if f.exit_code.is_some() { Outcome::Fail } else { Outcome::Error };
         }

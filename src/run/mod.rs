@@ -20,6 +20,7 @@ pub mod matrix;
 pub mod pipeline;
 pub mod results;
 pub mod schedule;
-pub mod script;
+/// A command list as one shell script ([`crate::script`]), re-exported where the runners use it.
+pub use crate::script;
 pub mod select;
 pub mod shard;

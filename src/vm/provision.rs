@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::{ExecRequest, Machine, Stream};
 use crate::error::Exit;
 use crate::fail;
-use crate::run::script::{self, Script};
+use crate::script::{self, Script};
 
 /// Bumped when what a provisioned root holds changes for the same image and lines.
 const LAYOUT: u32 = 1;

@@ -246,17 +246,4 @@ mod tests {
         assert!(diags[0].message.contains("not an absolute guest path"), "{diags:?}");
         assert!(diags[0].hint.as_deref().unwrap().contains("workdir = \"/flywall\""));
     }
-
-    #[test]
-    fn the_plans_vm_starts_in_its_workdir_before_its_project_mount() {
-        let mut vm = crate::plan::Vm::default_for_tests(std::path::Path::new("/home/u/flywall"));
-        vm.mounts = vec![crate::plan::Mount::Share {
-            source: ".".into(),
-            destination: "/src".into(),
-            readonly: false,
-        }];
-        assert_eq!(vm.workdir(), Some("/src"));
-        vm.workdir = Some("/flywall".into());
-        assert_eq!(vm.workdir(), Some("/flywall"));
-    }
 }
