@@ -135,7 +135,7 @@ impl CellRunner for GuestRunner<'_> {
         let req = ExecRequest {
             argv: job.command.argv.clone(),
             // Strict, whatever the host's CI says: a cell whose suite skipped a test would pass
-            // without having shown it on this kernel (`orca suite` fails a skip under CI).
+            // without having shown it on this kernel (a suite that reads `CI` fails a skip).
             env: setup::command_env(&[format!("{}=true", crate::ci::VAR)])?,
             cwd: Some(workdir.unwrap_or_else(|| job.command.cwd.display().to_string())),
             ..Default::default()
