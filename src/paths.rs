@@ -81,18 +81,31 @@ pub fn remove_scratch() {
 
 /// Removes scratch directories left by orca processes that no longer exist.
 pub fn sweep_stale() {
-    let Ok(rd) = std::fs::read_dir(runtime_root()) else { return };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("run-")).and_then(|p| p.parse::<i32>().ok()) else {
-            continue;
-        };
-        let alive = unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        if !alive {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
+    for p in left_by_dead_processes(&runtime_root(), "run-") {
+        let _ = std::fs::remove_dir_all(p);
     }
+}
+
+/// The entries of `dir` named `<prefix><pid>` or `<prefix><pid>-...` whose process no longer
+/// exists: what an orca killed midway left behind.
+pub fn left_by_dead_processes(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    rd.flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix(prefix)
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok())
+                .is_some_and(|pid| !process_alive(pid))
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Whether a process with this pid exists (one of another user's counts too).
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    (unsafe { libc::kill(pid, 0) }) == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.

@@ -321,21 +321,8 @@ fn build_entry(
 
 /// Removes build directories left by orca processes that died (`.tmp-<pid>-*`).
 pub fn sweep(base: &Path) {
-    let Ok(rd) = std::fs::read_dir(base) else { return };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(".tmp-")
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let alive = unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        if !alive {
-            let _ = build::remove_tree(&e.path());
-        }
+    for p in crate::paths::left_by_dead_processes(base, ".tmp-") {
+        let _ = build::remove_tree(&p);
     }
 }
 
