@@ -6,31 +6,33 @@
 # to the orca agent at the same absolute path as on the host. Per-boot settings come from
 # /orca/boot.sh, a second cpio archive orca appends for each boot. Any failure is said on the
 # console (which the host keeps) and powers the guest off, so the host sees why instead of a hang.
-b=/bin/busybox
+# Applets are called by name: busybox's standalone shell runs them without an exec (about 3 ms
+# each under TCG, against 10 ms for `/bin/busybox APPLET`); where busybox is built without it, the
+# archive's /bin links to busybox find them on PATH (src/vm/initramfs.rs, APPLETS).
 export PATH=/bin
 # orca_trace=1 on the kernel command line (ORCA_VM_CMDLINE) timestamps the steps on the console.
 mark() {
-  [ -n "$orca_trace" ] && echo "orca-init: $($b cat /proc/uptime /newroot/proc/uptime 2>/dev/null) $*"
+  [ -n "$orca_trace" ] && echo "orca-init: $(cat /proc/uptime /newroot/proc/uptime 2>/dev/null) $*"
 }
 die() {
   echo "orca-init: $*"
-  $b sync
-  $b poweroff -f
+  sync
+  poweroff -f
 }
 
-$b mount -t proc proc /proc
+mount -t proc proc /proc
 # The KVM probe boots this image with orca_probe=1 and only wants to know that Linux got here.
 if [ -n "$orca_probe" ]; then
   echo orca-probe-ok
-  $b poweroff -f
+  poweroff -f
 fi
-$b mount -t sysfs sys /sys
-$b mount -t devtmpfs dev /dev
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
 mark start
 # For orca's own tests of boot retries (ORCA_TEST_FIRST_BOOT): stop before the agent is ready.
 if [ -n "$orca_test_hang" ]; then
   echo "orca-init: orca_test_hang: stopping here"
-  while :; do $b sleep 3600; done
+  while :; do sleep 3600; done
 fi
 if [ -n "$orca_test_panic" ]; then
   echo "orca-init: orca_test_panic: crashing the kernel"
@@ -38,7 +40,7 @@ if [ -n "$orca_test_panic" ]; then
 fi
 
 while read -r m; do
-  $b insmod "/modules/$m" || die "cannot load module $m"
+  insmod "/modules/$m" || die "cannot load module $m"
 done </modules/order
 mark modules loaded
 
@@ -46,57 +48,57 @@ mark modules loaded
 
 r=/newroot
 if [ "$SHARE_FS" = virtiofs ]; then
-  $b mount -t virtiofs -o ro orca.root /lower || die "cannot mount the host root over virtiofs"
+  mount -t virtiofs -o ro orca.root /lower || die "cannot mount the host root over virtiofs"
 else
-  $b mount -t 9p -o "ro,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$ROOT_CACHE" orca.root /lower ||
+  mount -t 9p -o "ro,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$ROOT_CACHE" orca.root /lower ||
     die "cannot mount the host root over 9p"
 fi
-$b mount -t tmpfs -o "mode=0755${RW_SIZE:+,size=${RW_SIZE}m}" orca.rw /rw
-$b mkdir -p /rw/upper /rw/work
-$b mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work orca.root $r ||
+mount -t tmpfs -o "mode=0755${RW_SIZE:+,size=${RW_SIZE}m}" orca.rw /rw
+mkdir -p /rw/upper /rw/work
+mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work orca.root $r ||
   die "cannot put the tmpfs overlay on the host root"
 
 mark root mounted
 # An image may lack the mount points (mmdebstrap leaves /dev out of its tarball): made in the
 # write layer.
 for d in run proc sys dev; do
-  [ -d $r/$d ] || $b mkdir -p $r/$d
+  [ -d $r/$d ] || mkdir -p $r/$d
 done
 # /run is the guest's own (the host's sockets and pid files mean nothing here). The write layer
 # is read-only at /run/orca/upper: what a provision script changed is archived from there and
 # kept on the host as a provisioned root. (Before /proc moves: remount reads /proc/mounts.)
-$b mount -t tmpfs -o mode=0755 run $r/run
-$b mkdir -p $r/run/orca/upper && $b mount --bind /rw/upper $r/run/orca/upper &&
-  $b mount -o remount,bind,ro $r/run/orca/upper || die "cannot expose the write layer"
-$b mount --move /proc $r/proc
-$b mount --move /sys $r/sys
-$b mount --move /dev $r/dev
-$b mkdir -p $r/dev/pts $r/dev/shm $r/dev/virtio-ports
-$b mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $r/dev/pts
-$b mount -t tmpfs -o mode=1777 shm $r/dev/shm
+mount -t tmpfs -o mode=0755 run $r/run
+mkdir -p $r/run/orca/upper && mount --bind /rw/upper $r/run/orca/upper &&
+  mount -o remount,bind,ro $r/run/orca/upper || die "cannot expose the write layer"
+mount --move /proc $r/proc
+mount --move /sys $r/sys
+mount --move /dev $r/dev
+mkdir -p $r/dev/pts $r/dev/shm $r/dev/virtio-ports
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $r/dev/pts
+mount -t tmpfs -o mode=1777 shm $r/dev/shm
 # /tmp stays the host's, written through the overlay: commands started from a host folder under
 # /tmp find it.
-$b mount -t cgroup2 cgroup2 $r/sys/fs/cgroup 2>/dev/null
-$b mount -t bpf bpf $r/sys/fs/bpf 2>/dev/null
-$b mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
-$b mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null
+mount -t cgroup2 cgroup2 $r/sys/fs/cgroup 2>/dev/null
+mount -t bpf bpf $r/sys/fs/bpf 2>/dev/null
+mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null
 for p in /sys/class/virtio-ports/*; do
-  [ -e "$p/name" ] && $b ln -sf "../${p##*/}" "$r/dev/virtio-ports/$($b cat "$p/name")"
+  [ -e "$p/name" ] && ln -sf "../${p##*/}" "$r/dev/virtio-ports/$(cat "$p/name")"
 done
-$b ip link set lo up 2>/dev/null
-[ -n "$HOSTNAME" ] && $b hostname "$HOSTNAME"
+ip link set lo up 2>/dev/null
+[ -n "$HOSTNAME" ] && hostname "$HOSTNAME"
 
 # Called from /orca/boot.sh's mounts(): a share TAG at PATH (ro or rw) and a tmpfs of SIZE MiB.
 share() {
   if [ "$SHARE_FS" = virtiofs ]; then
-    $b mkdir -p "$r$2" && $b mount -t virtiofs -o "$3" "$1" "$r$2" || die "cannot mount share $1 at $2 (virtiofs)"
+    mkdir -p "$r$2" && mount -t virtiofs -o "$3" "$1" "$r$2" || die "cannot mount share $1 at $2 (virtiofs)"
   else
-    $b mkdir -p "$r$2" && $b mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$SHARE_CACHE" "$1" "$r$2" ||
+    mkdir -p "$r$2" && mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=$MSIZE,cache=$SHARE_CACHE" "$1" "$r$2" ||
       die "cannot mount share $1 at $2"
   fi
 }
 tmpfs_at() {
-  $b mkdir -p "$r$1" && $b mount -t tmpfs -o "size=${2}m,mode=1777" tmpfs "$r$1" || die "cannot mount a tmpfs at $1"
+  mkdir -p "$r$1" && mount -t tmpfs -o "size=${2}m,mode=1777" tmpfs "$r$1" || die "cannot mount a tmpfs at $1"
 }
 # The booted kernel's modules with depmod's index, at /lib/modules/<release>: the host's cached
 # tree, seen through the root share and bound there, so modprobe and the kernel's own autoload
@@ -109,7 +111,7 @@ elif [ -n "$MODULES" ]; then
   md=$r/lib/modules
   [ -L $r/lib ] && md=$r/usr/lib/modules
   if [ -d "$r$MODULES" ]; then
-    $b mkdir -p "$md/$RELEASE" && $b mount -o bind "$r$MODULES" "$md/$RELEASE" ||
+    mkdir -p "$md/$RELEASE" && mount -o bind "$r$MODULES" "$md/$RELEASE" ||
       die "cannot mount the kernel's modules at /lib/modules/$RELEASE"
   else
     echo "orca-init: the kernel's modules ($MODULES) are not visible in the guest; modprobe will not find them"
@@ -118,7 +120,7 @@ fi
 mark system mounts done
 mounts
 if [ -n "$NETWORK" ]; then
-  $b ip link set eth0 up && $b ip addr add 10.0.2.15/24 dev eth0 && $b ip route add default via 10.0.2.2 ||
+  ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 ||
     die "cannot configure eth0"
   echo "nameserver 10.0.2.3" >$r/etc/resolv.conf
 fi
@@ -128,8 +130,8 @@ port=/dev/virtio-ports/org.orca.agent
 if [ -n "$AGENT_KIT" ]; then
   # An image root: orca runs from the kit, through the kit's own loader and C library.
   k=/run/orca/agent
-  $b cp -a /agent $r$k || die "cannot copy the agent kit into the guest"
-  loader=$($b cat /agent/loader)
+  cp -a /agent $r$k || die "cannot copy the agent kit into the guest"
+  loader=$(cat /agent/loader)
   if [ -n "$loader" ]; then
     set -- $k/lib/$loader --library-path $k/lib $k/orca agent --port $port
   else
@@ -140,5 +142,5 @@ else
   set -- "$EXE" agent --port $port
 fi
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${AGENT_KIT:+:/run/orca/agent/bin} HOME=/root TERM=linux
-unset orca_probe orca_trace orca_test_hang orca_test_panic SHARE_FS MSIZE ROOT_CACHE SHARE_CACHE NETWORK MODULES MODULES_TAG RELEASE AGENT_KIT RW_SIZE md b r k loader port
+unset orca_probe orca_trace orca_test_hang orca_test_panic SHARE_FS MSIZE ROOT_CACHE SHARE_CACHE NETWORK MODULES MODULES_TAG RELEASE AGENT_KIT RW_SIZE md r k loader port
 exec /bin/busybox switch_root /newroot "$@"

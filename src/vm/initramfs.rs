@@ -26,7 +26,13 @@ pub const INIT: &str = include_str!("init.sh");
 pub const BUSYBOX: &str = "/bin/busybox";
 
 /// Bumped when the layout of the archive changes.
-const LAYOUT: &str = "v1";
+const LAYOUT: &str = "v2";
+
+/// The busybox applets init calls by name. Busybox's standalone shell runs them without an exec;
+/// for a busybox built without it, `/bin/<applet>` links to busybox.
+const APPLETS: &[&str] = &[
+    "cat", "cp", "hostname", "insmod", "ip", "ln", "mkdir", "mount", "poweroff", "sleep", "sync",
+];
 
 /// The cached base archive for this kernel and module list, built if missing.
 pub fn base(k: &Prepared, modules: &[String]) -> Result<PathBuf> {
@@ -66,6 +72,9 @@ pub fn base(k: &Prepared, modules: &[String]) -> Result<PathBuf> {
     }
     w.file("init", 0o755, INIT.as_bytes())?;
     w.file("bin/busybox", 0o755, &busybox)?;
+    for a in APPLETS {
+        w.symlink(&format!("bin/{a}"), "busybox")?;
+    }
     let mut order = String::new();
     for m in &closure {
         let bytes = std::fs::read(&m.path).with_context(|| format!("reading module {}", m.path.display()))?;
@@ -223,6 +232,10 @@ impl Archive {
         self.entry(name, 0o100000 | perm, data)
     }
 
+    pub(crate) fn symlink(&mut self, name: &str, target: &str) -> Result<()> {
+        self.entry(name, 0o120777, target.as_bytes())
+    }
+
     pub(crate) fn finish(self) -> Result<Vec<u8>> {
         Ok(cpio::newc::trailer(self.out)?)
     }
@@ -257,6 +270,55 @@ mod tests {
         assert!(s.contains("NETWORK=''\n"), "{s}");
         assert!(s.contains("SHARE_FS='virtiofs'\n"), "{s}");
         assert!(s.contains("MODULES='/c/kernels/v1/x/lib/modules/6.1.0-50-amd64'\nRELEASE='6.1.0-50-amd64'\n"), "{s}");
+    }
+
+    /// Every command init runs is a shell builtin, one of its functions, or a listed applet: an
+    /// unlisted applet works with Debian's standalone busybox and fails with any other.
+    #[test]
+    fn init_calls_only_listed_applets() {
+        let builtins = [
+            "echo", "export", "exec", "set", "unset", "while", "for", "do", "done", "if", "then", "fi",
+            "else", "elif", "read", "case", "esac", "true", "return", "local", ".", "[", "mark", "die",
+            "share", "tmpfs_at", "mounts",
+        ];
+        let mut unknown = Vec::new();
+        for line in INIT.lines().map(str::trim).filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            // Quoted text is not commands (but `$(...)` inside it is).
+            let mut quoted = false;
+            let unquoted: String = line
+                .split("$(")
+                .map(|seg| {
+                    seg.chars()
+                        .filter(|c| {
+                            if *c == '"' {
+                                quoted = !quoted;
+                            }
+                            !quoted && *c != '"'
+                        })
+                        .collect::<String>()
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let cleaned = unquoted.replace("&&", ";").replace("||", ";").replace('|', ";");
+            for part in cleaned.split(';') {
+                let mut words = part.split_whitespace();
+                let mut w = words.next();
+                while let Some(x) = w
+                    && (["do", "then", "else", "!", "exec"].contains(&x) || x.contains('=') && !x.starts_with('['))
+                {
+                    w = words.next();
+                }
+                let Some(cmd) = w else { continue };
+                let cmd = cmd.trim_start_matches('(');
+                if cmd.is_empty() || !cmd.chars().next().unwrap().is_ascii_lowercase() && cmd != "[" && cmd != "." {
+                    continue;
+                }
+                if !builtins.contains(&cmd) && !APPLETS.contains(&cmd) && !cmd.contains('(') {
+                    unknown.push(format!("{cmd} (in: {line})"));
+                }
+            }
+        }
+        assert!(unknown.is_empty(), "init calls applets missing from APPLETS: {unknown:#?}");
     }
 
     #[test]
