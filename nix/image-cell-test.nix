@@ -41,7 +41,7 @@ let
     python3 ${./cell_report.py} ${specFile} "$(cat ${guest}/status)" ${guest}/output $out
   '';
 in
-pkgs.runCommand "orca-${spec.check}" { passthru = { inherit results guest diskImage spec; }; } ''
+pkgs.runCommand "orca-${spec.check}" { passthru = { inherit results guest diskImage script spec; }; } ''
   mkdir -p $out
   cp ${results}/junit.xml $out/junit.xml
   if [ "$(head -n 1 ${results}/verdict)" != pass ]; then
