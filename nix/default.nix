@@ -47,7 +47,7 @@ let
     if cell.image.host then
       import ./cell-test.nix { inherit pkgs orcaLib orca ebpf cell; src = projectSrc; }
     else
-      import ./image-cell-test.nix { inherit pkgs orcaLib ebpf cell; src = projectSrc; }) cells.available;
+      import ./image-cell-test.nix { inherit pkgs orcaLib orca ebpf cell; src = projectSrc; }) cells.available;
 
   unitTests = import ./tests { inherit lib; };
 in

@@ -4,7 +4,7 @@
 # copy-on-write layer over the image), runs the provision lines left and the cell's command there,
 # and nix/cell_report.py turns the command's output into junit.xml, verdict and suite.json, as for
 # a NixOS cell (nix/cell-test.nix). `check` fails when a test failed against the expectations.
-{ pkgs, orcaLib, ebpf, src, cell }:
+{ pkgs, orcaLib, orca, ebpf, src, cell }:
 let
   image = cell.image;
   spec = cell.spec // { image = image.name; };
@@ -21,6 +21,7 @@ let
     objects = ebpf;
     project = src;
     timeout = "${pkgs.coreutils}/bin/timeout";
+    path = [ "${orca}/bin" ];
   });
 
   # The guest's stdout and exit status. The derivation succeeds whenever the command ran (whatever

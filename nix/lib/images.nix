@@ -230,11 +230,15 @@ rec {
   # lines left once (provisionScript, in /root; a failing line fails the build, naming it, so
   # nothing is cached), then the cell's command, whose stdout and exit status it writes to
   # $1/output and $1/status for nix/cell_report.py. timeout: coreutils' timeout; provision and the
-  # command each get the cell's timeout.
-  guestScript = { spec, run, objects, project, timeout }:
+  # command each get the cell's timeout. path: directories added AFTER the image's own PATH (orca,
+  # for a cell whose command is `orca suite`, as NixOS cells have it), so no image tool is shadowed.
+  guestScript = { spec, run, objects, project, timeout, path ? [ ] }:
     ''
       set -u
       out="$1"
+    ''
+    + lib.concatStringsSep "" (map (d: "export PATH=\"$PATH:${d}\"\n") path)
+    + ''
       mkdir -p /etc/orca /root "$out"
       ln -sfn ${objects} ${guestObjectsPath}
       ln -sfn ${project} ${guestProjectPath}

@@ -181,6 +181,7 @@ let
             spec = { id = "d12"; timeout_secs = 600; run = "cd /etc/orca/project && CI=true make test"; };
             run = [ "go version" "cd /src" ];
             objects = "/nix/store/o"; project = "/nix/store/p"; timeout = "/nix/store/c/bin/timeout";
+            path = [ "/nix/store/orca/bin" ];
           };
           has = needle: builtins.match ".*${needle}.*" (builtins.replaceStrings [ "\n" ] [ " " ] s) != null;
         in
@@ -192,8 +193,9 @@ let
           "provision line 2 failed [(]exit "
           "/nix/store/c/bin/timeout 600 /bin/bash -c 'set -euo pipefail; cd /etc/orca/project && CI=true make test' > \"[$]out/output\""
           "echo \"[$]status\" > \"[$]out/status\""
+          "export PATH=\"[$]PATH:/nix/store/orca/bin\""
         ];
-      expected = [ true true true true true true true ];
+      expected = [ true true true true true true true true ];
     };
     # The provision lines run as one script (cd carries over), each named when it fails.
     provisionScript = {
