@@ -9,4 +9,5 @@ in
   programs = read "programs";
   kernels = read "kernels";
   matrix = read "matrix";
+  images = read "images";
 }

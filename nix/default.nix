@@ -30,11 +30,24 @@ let
   }) bootable;
 
   # The kernel matrix runs on x86_64-linux only: the catalog's kernels are x86_64 kernels.
-  cells = orcaLib.partitionCells { inherit (data) matrix; inherit resolveKernel; };
-  cellChecks = lib.mapAttrs (_: cell: import ./cell-test.nix {
-    inherit pkgs orcaLib orca ebpf cell;
-    src = projectSrc;
-  }) cells.available;
+  # A cell on the host image runs in a NixOS test VM; one on a distro image, in nixpkgs' build of
+  # that image (lib/images.nix), or is unavailable with the reason.
+  kernelCells = orcaLib.partitionCells { inherit (data) matrix; inherit resolveKernel; };
+  cells = orcaLib.partitionImages {
+    inherit (data) matrix;
+    cells = kernelCells;
+    resolveImage = orcaLib.imageFor {
+      inherit (data.images) images;
+      matrixVm = data.images.matrix_vm;
+      inherit (pkgs) vmTools;
+      inherit rev system;
+    };
+  };
+  cellChecks = lib.mapAttrs (_: cell:
+    if cell.image.host then
+      import ./cell-test.nix { inherit pkgs orcaLib orca ebpf cell; src = projectSrc; }
+    else
+      import ./image-cell-test.nix { inherit pkgs orcaLib orca ebpf cell; src = projectSrc; }) cells.available;
 
   unitTests = import ./tests { inherit lib; };
 in

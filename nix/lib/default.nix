@@ -3,3 +3,4 @@
 # here uses only the few lib functions the stand-in has (nix/tests/stub-lib.nix).
 { lib }:
 (import ./matrix.nix { inherit lib; }) // (import ./resolve.nix { inherit lib; }) // (import ./clang.nix { inherit lib; })
+  // (import ./images.nix { inherit lib; })

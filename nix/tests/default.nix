@@ -8,6 +8,7 @@ let
     (import ./resolve.nix { inherit lib; })
     (import ./clang.nix { inherit lib; })
     (import ./generated.nix { inherit lib; })
+    (import ./images.nix { inherit lib; })
   ];
   tests = builtins.foldl' (a: b: a // b) { } suites;
   failed = builtins.filter (name: tests.${name}.expr != tests.${name}.expected) (builtins.attrNames tests);

@@ -2,7 +2,8 @@
 //!
 //! - [`build`]: `nix build .#ebpf`, then the objects are copied into the plan's out_dir, where the
 //!   native build would have put them.
-//! - [`run_matrix`]: one `nix build` of `.#checks.x86_64-linux.<cell>.results` (a NixOS test) per
+//! - [`run_matrix`]: one `nix build` of `.#checks.x86_64-linux.<cell>.results` (a NixOS test, or
+//!   for a cell on a distro image the report of its run in nixpkgs' build of that image) per
 //!   cell, each cell's `junit.xml` read back into the results model.
 //!
 //! Nix needs nixpkgs, fetched on first use. Where it cannot be fetched (no network) or Nix is

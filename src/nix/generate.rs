@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::Exit;
 use crate::fail;
-use crate::plan::{Cell, Plan, Program, Toolchain};
+use crate::plan::{Cell, ImageKind, Plan, Program, Toolchain};
 
 /// Where the generated files live, project-relative.
 pub const GENERATED_DIR: &str = "nix/generated";
@@ -47,6 +47,7 @@ pub fn render(plan: &Plan) -> Result<Vec<GeneratedFile>> {
         ),
         file("kernels.json", kernels(plan)),
         file("matrix.json", matrix(plan)?),
+        file("images.json", images(plan)),
     ])
 }
 
@@ -220,6 +221,46 @@ fn cell(plan: &Plan, c: &Cell, attr: String, timeout_secs: u64) -> Value {
     })
 }
 
+/// The image catalog (built-in images, the project's `image` blocks, each with its `base` chain
+/// folded in) and the VM spec the matrix's cells run in: what `nix/lib/images.nix` maps to
+/// nixpkgs' `vmTools` images. `provision` is there because its `apt-get install` lines become the
+/// image's package list in Nix (the build sandbox has no network to run them in the VM).
+fn images(plan: &Plan) -> Value {
+    let images: serde_json::Map<String, Value> = crate::plan::images::catalog(plan)
+        .into_iter()
+        .map(|i| {
+            let v = match &i.kind {
+                ImageKind::Host => json!({ "type": "host" }),
+                ImageKind::Distro(d) => json!({
+                    "type": "distro",
+                    "archive": d.archive,
+                    "suite": d.suite,
+                    "kernel": d.kernel,
+                    "packages": d.packages,
+                    "mirror": d.mirror,
+                    "base": d.base,
+                }),
+            };
+            (i.name, v)
+        })
+        .collect();
+    let vm = plan
+        .matrix
+        .as_ref()
+        .and_then(|m| m.test.vm.as_ref())
+        .and_then(|name| plan.vms.iter().find(|v| &v.name == name));
+    json!({
+        "images": images,
+        "matrix_vm": vm.map(|v| json!({
+            "name": v.name,
+            "provision": v.provision,
+            "disk_mib": v.disk_mib,
+            "memory_mib": v.memory_mib,
+            "cpus": v.cpus,
+        })),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +355,27 @@ mod tests {
         assert_eq!(m["cells"][0]["check"], json!("matrix-k5_10-0"));
         assert_eq!(m["cells"][1]["nixpkgs"], Value::Null);
         assert_eq!(m["expectations"][0]["min_kernel"], json!("5.17"));
+    }
+
+    #[test]
+    fn images_carry_the_catalog_and_the_matrix_vms_provision() {
+        let mut plan = sample_plan();
+        let m: Value = serde_json::from_str(&render(&plan).unwrap()[4].contents).unwrap();
+        assert_eq!(m["images"]["host"], json!({ "type": "host" }));
+        assert_eq!(m["images"]["debian-12"]["suite"], json!("bookworm"));
+        assert_eq!(m["images"]["debian-12-minimal"]["packages"], json!([]));
+        assert_eq!(m["images"]["ubuntu-20.04"]["archive"], json!("ubuntu"));
+        assert_eq!(m["matrix_vm"], Value::Null, "no test.vm, no VM");
+
+        let mut vm = crate::plan::Vm::default_for_tests(std::path::Path::new("/p"));
+        vm.name = "builder".into();
+        vm.provision = vec!["apt-get update".into(), "apt-get install -y clang".into()];
+        vm.disk_mib = Some(20480);
+        plan.vms.push(vm);
+        plan.matrix.as_mut().unwrap().test.vm = Some("builder".into());
+        let m: Value = serde_json::from_str(&render(&plan).unwrap()[4].contents).unwrap();
+        assert_eq!(m["matrix_vm"]["provision"][1], json!("apt-get install -y clang"));
+        assert_eq!(m["matrix_vm"]["disk_mib"], json!(20480));
     }
 
     #[test]

@@ -117,6 +117,36 @@ let
       memorySize = int "virtualisation.memorySize" (machine.virtualisation.memorySize or 1024);
       cores = int "virtualisation.cores" (machine.virtualisation.cores or 1);
     };
+
+  # vmTools (pkgs/build-support/vm/default.nix, `callPackage`d from all-packages.nix, so it has
+  # `.override`; its `kernel ? pkgs.linux` argument is the kernel its VMs boot). diskImageFuns has
+  # exactly the Debian/Ubuntu distros nixos-25.11's debDistros has (nix/README.md, "Images"): no
+  # ubuntu2004*, no aarch64. Each is `makeImageFromDebDist (debDistros.<d> // args)`; the stand-in
+  # takes the arguments orca passes and those makeImageFromDebDist names, type-checked.
+  debDistros = [
+    "ubuntu2204i386" "ubuntu2204x86_64" "ubuntu2404x86_64"
+    "debian11i386" "debian11x86_64" "debian12i386" "debian12x86_64" "debian13i386" "debian13x86_64"
+  ];
+  vmToolsWith = { kernel }: {
+    override = args: vmToolsWith ({ inherit kernel; } // args);
+    diskImageFuns = lib.genAttrs debDistros (distro: args:
+      let
+        known = [ "size" "extraPackages" "packages" "postInstall" "extraDebs" "memSize" "QEMU_OPTS" "createRootFS" ];
+        unknown = builtins.filter (n: !builtins.elem n known) (builtins.attrNames args);
+        extra = args.extraPackages or [ ];
+        size = args.size or 4096;
+      in
+      if unknown != [ ] then throw "stand-in vmTools.diskImageFuns.${distro}: orca passes `${builtins.head unknown}', which the stand-in does not model"
+      else if !(builtins.isList extra && builtins.all builtins.isString extra) then throw "stand-in vmTools.diskImageFuns.${distro}: extraPackages must be a list of package names"
+      else if !(builtins.isInt size) then throw "stand-in vmTools.diskImageFuns.${distro}: size must be an integer (MiB)"
+      else mkDerivation { name = "${distro}-disk-image"; inherit size; extraPackages = extra; });
+    # runInLinuxImage drv: the derivation, run in a VM booted on a copy-on-write layer over
+    # drv.diskImage (`qemu-img create -F ${attrs.diskImageFormat} -b …`: the format is required).
+    runInLinuxImage = drv:
+      if !(drv ? diskImage) then throw "stand-in vmTools.runInLinuxImage: the derivation has no diskImage"
+      else if !(drv ? diskImageFormat) then throw "stand-in vmTools.runInLinuxImage: the derivation has no diskImageFormat"
+      else derivation (drv.drvAttrs // { requiredSystemFeatures = [ "kvm" ]; vmKernel = kernel; });
+  };
 in
 {
   stdenvNoCC = { inherit mkDerivation; };
@@ -153,6 +183,9 @@ in
   libbpf = linuxOnly "libbpf" (package "libbpf" "1.6.2");
   linuxHeaders = linuxOnly "linuxHeaders" (package "linux-headers" "6.17");
   pahole = linuxOnly "pahole" (package "pahole" "1.30");
+  python3 = package "python3" "3.13.9";
+  coreutils = package "coreutils" "9.8";
+  vmTools = linuxOnly "vmTools" (vmToolsWith { kernel = (kernelPackages "6.12.64" true).kernel; });
 
   llvmPackages_14 = throw "llvmPackages_14 has been removed, as it is unmaintained and obsolete";
   llvmPackages_17 = throw "llvmPackages_17 has been removed, as it is unmaintained and obsolete";
