@@ -24,7 +24,9 @@ vm {
   # Fails early, with clang's own message, if the pinned clang is missing.
   provision = ["clang-14 --version"]
 
+  # Copied back after `orca run`. A host path is relative to this file's folder, as `source = ".."`
+  # above is: "../build/ebpf" is the project's build/ebpf.
   artifacts = [
-    { source = "/flywall/build/ebpf", destination = "build/ebpf" },
+    { source = "/flywall/build/ebpf", destination = "../build/ebpf" },
   ]
 }

@@ -1,4 +1,5 @@
-//! A pipeline with a VM stage on kernel 6.12, booted in QEMU (TCG here): the guest reads a host
+//! A pipeline with a VM stage on kernel 6.12, booted in QEMU (TCG here): the VM's `provision` runs
+//! first on the host root, as one script, and the stage sees what it left; the guest reads a host
 //! stage's artifact, its own artifacts are copied out of the guest, and a later host stage reads
 //! them. A second run takes everything from the cache without booting.
 //!
@@ -101,6 +102,14 @@ fn artifacts_flow_through_a_vm_stage_and_the_second_run_is_cached() {
             .unwrap()
             .starts_with("6.12.")
     );
+    // provision ran in this boot, before the commands, its `cd` and `export` carried over.
+    let mark = std::fs::read_to_string(dir.join("out/provisioned.txt")).unwrap();
+    assert!(
+        mark.starts_with("provisioned ") && mark.ends_with(" in /tmp\n") && mark.len() > "provisioned  in /tmp\n".len(),
+        "{mark:?}"
+    );
+    let steps = stage(&r, "guest")["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5, "the stage's own lines only: {r:#}");
     assert_eq!(stage(&r, "check")["outcome"], "pass");
     assert!(r["accel"].is_string(), "{r:#}");
 
@@ -147,4 +156,33 @@ fn a_guest_that_panics_while_booting_is_booted_once_more_then_the_stage_errors()
     let log =
         std::fs::read_to_string(dir.join("build/pipeline/logs/guest.log")).unwrap_or_else(|e| panic!("{e}\n{stderr}"));
     assert_eq!(log.matches("booting once more").count(), 1, "{log}");
+}
+
+#[test]
+fn a_failing_provision_line_fails_the_vm_stage_and_is_named() {
+    if !qemu_installed() {
+        return;
+    }
+    let (_scratch, dir) = project("pipeline-provision");
+    let spec = dir.join("configs/pipeline.hcl");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.contains("\"cd /tmp\","));
+    std::fs::write(&spec, text.replace("\"cd /tmp\",", "\"cd /no/such/dir\",")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["pipeline", "run", "configs/pipeline.hcl", "--json", "-", "--no-cache"])
+        .current_dir(&dir)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no report ({e}):\n{stderr}"));
+    assert_eq!(out.status.code(), Some(1), "{r:#}\n{stderr}");
+    let guest = stage(&r, "guest");
+    assert_eq!(guest["outcome"], "fail", "{r:#}");
+    let msg = guest["message"].as_str().unwrap();
+    assert!(msg.contains("provision of pipeline-vm failed") && msg.contains("cd /no/such/dir"), "{msg}");
+    assert!(!msg.contains("kept"), "nothing is kept on the host root, so nothing is said of it: {msg}");
+    assert_eq!(stage(&r, "check")["outcome"], "skip");
+    // The stage's commands did not run.
+    assert!(!dir.join("out/release.txt").exists());
 }

@@ -76,8 +76,8 @@ vm {
   modules = ["veth"]
   provision = ["echo provisioned > /scratch/mark"]
   artifacts = [
-    { source = "/scratch/out", destination = "build/out" },
-    { source = "/mnt/ro/input.bin", destination = "build/input-copy.bin" },
+    { source = "/scratch/out", destination = "../build/out" },
+    { source = "/mnt/ro/input.bin", destination = "../build/input-copy.bin" },
   ]
 }
 "#;

@@ -582,7 +582,9 @@ Examples:
   orca pipeline run --from integration
 
 A stage's `commands` run as ONE script, in one shell, line after line, stopping at the first
-line that fails; `cd`, `export` and shell functions carry over from line to line.
+line that fails; `cd`, `export` and shell functions carry over from line to line. A VM stage runs
+its VM's `provision` first, as `orca run` does. A stage's `artifacts` and `inputs` are globs
+relative to the project root; its `results` are relative to where its script runs.
 
 Exit codes: 0 all stages passed · 1 a stage failed · 3 infrastructure failure · 4 a stage could
 not run on this host (its kernel is unavailable), unless --allow-unavailable")]

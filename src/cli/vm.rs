@@ -194,7 +194,8 @@ pub fn run(a: RunArgs) -> Result<u8> {
     };
     if let Some(v) = &spec {
         for art in &v.artifacts {
-            let dest = vm::transfer::host_path(&art.destination, &root)?;
+            // Resolved against the spec file's folder already; relative to the plan's base.
+            let dest = plan.absolute(&art.destination, &root);
             match m.copy_out(&art.source, &dest) {
                 Ok(()) => crate::ui::status(format!("artifact {} → {}", art.source, art.destination.display())),
                 Err(e) if code == 0 => return Err(e.context(format!("copying artifact {}", art.source))),

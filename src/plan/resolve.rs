@@ -165,7 +165,7 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
                     .iter()
                     .map(|a| Artifact {
                         source: a.source.clone(),
-                        destination: PathBuf::from(&a.destination),
+                        destination: rel(&file.dir().join(&a.destination)),
                     })
                     .collect(),
                 // A VM provisioned on a distro image fetches packages: a NIC unless it says no.

@@ -219,7 +219,8 @@ pub enum Mount {
 pub struct Artifact {
     /// The guest path (absolute).
     pub source: String,
-    /// The host path, project-relative.
+    /// The host path: resolved against the spec file's folder, then made project-relative when it
+    /// lies below the project root (else absolute), like a share's `source`.
     pub destination: PathBuf,
 }
 
@@ -344,6 +345,12 @@ impl Vm {
         if let Some(w) = &self.workdir {
             return Some(w);
         }
+        self.project_mount()
+    }
+
+    /// Where the guest sees the project root: the destination of the share whose source is the
+    /// project root (`source = ".."` from `configs/`), if the VM has one.
+    pub fn project_mount(&self) -> Option<&str> {
         self.mounts.iter().find_map(|m| match m {
             Mount::Share {
                 source, destination, ..

@@ -231,7 +231,8 @@ pub enum MountSpec {
 pub struct ArtifactSpec {
     /// The absolute guest path.
     pub source: String,
-    /// The host path, project-relative.
+    /// The host path as written: relative to the spec file's folder (like a mount's `source`), or
+    /// absolute.
     pub destination: String,
 }
 

@@ -115,7 +115,8 @@ pub fn run(
             lines
         }
     };
-    run_script(m, lines, vm, env, cwd, deadline, io.output)?;
+    let kept = if matches!(p, Provision::Once { .. }) { ", nothing was kept" } else { "" };
+    run_script(m, lines, vm, kept, env, cwd, deadline, io.output)?;
     if let Provision::Once {
         image,
         key,
@@ -192,10 +193,13 @@ fn write_sources(m: &mut Machine, sources: &str, deadline: Instant) -> Result<()
 
 /// The lines as one script. A failing line is exit 1, named with its index, text, exit code and
 /// the tail of its output.
+/// `kept`: what the failure adds about the provisioned root (`, nothing was kept`), if anything.
+#[allow(clippy::too_many_arguments)]
 fn run_script(
     m: &mut Machine,
     lines: &[String],
     vm: &str,
+    kept: &str,
     env: &[(String, String)],
     cwd: Option<String>,
     deadline: Instant,
@@ -223,10 +227,10 @@ fn run_script(
         None if res.success() => Ok(()),
         Some(f) => Err(fail!(
             Exit::TestFailed,
-            "provision of {vm} failed, nothing was kept: {}",
+            "provision of {vm} failed{kept}: {}",
             f.failure(lines.len())
         )),
-        None => Err(fail!(Exit::TestFailed, "provision of {vm} failed ({res}), nothing was kept")),
+        None => Err(fail!(Exit::TestFailed, "provision of {vm} failed ({res}){kept}")),
     }
 }
 

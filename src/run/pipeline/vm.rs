@@ -1,6 +1,7 @@
-//! VM stages: boot the stage's VM on its kernel, run the commands in the guest in the project
-//! root, read the JUnit files its `results` globs match there, then copy the stage's artifacts
-//! out of the guest.
+//! VM stages: boot the stage's VM on its kernel, run its `provision` (as `orca run` does), run
+//! the commands in the guest where the VM starts (its workdir, else where it mounts the project
+//! root, else the project root's own path), read the JUnit files its `results` globs match there,
+//! then copy the stage's project-relative artifacts out of the guest's view of the project root.
 //!
 //! The guest sees the host's tree (so it sees the dependencies' restored artifacts), but it writes
 //! into a tmpfs overlay: what a stage produces exists only in the guest until it is copied out.
@@ -40,6 +41,8 @@ pub fn run(g: &Guest, s: &Stage, log: &mut File) -> Ran {
         let _ = writeln!(log, "orca: {e:#}");
         let outcome = match exit_of(&e) {
             Exit::KernelUnavailable | Exit::KernelConfig => Outcome::Unavailable,
+            // A provision line failed: the user's script, as a failing command is.
+            Exit::TestFailed => Outcome::Fail,
             _ => Outcome::Error,
         };
         Ran::new(outcome, format!("{e:#}"))
@@ -95,24 +98,23 @@ fn run_in_guest(
         .and_then(|v| v.workdir())
         .map(str::to_string)
         .unwrap_or_else(|| if on_image { "/root".into() } else { g.root.display().to_string() });
-    // On an image, the VM's provision runs once per image and lines, and is kept (a host-root
-    // stage runs none, as before).
-    if on_image {
-        crate::vm::provision::run(
-            &mut machine,
-            &booting.provision,
-            g.vm,
-            &setup::command_env(&[])?,
-            Some(cwd.clone()),
-            deadline,
-            crate::vm::provision::Io {
-                output: &mut |b| {
-                    let _ = log.write_all(b);
-                },
-                note: &|n| crate::ui::status(format!("stage {}: {n}", s.name)),
+    // The VM's provision, as `orca run` does it: on the host root on every boot, in the same
+    // working directory as the commands; on an image once per image and lines, and kept (later
+    // boots reuse the provisioned root and run nothing).
+    crate::vm::provision::run(
+        &mut machine,
+        &booting.provision,
+        g.vm,
+        &env,
+        Some(cwd.clone()),
+        deadline,
+        crate::vm::provision::Io {
+            output: &mut |b| {
+                let _ = log.write_all(b);
             },
-        )?;
-    }
+            note: &|n| crate::ui::status(format!("stage {}: {n}", s.name)),
+        },
+    )?;
     // The commands are one script: one shell, line after line, the first failing line ends it.
     let script = Script::new(&s.commands);
     for (i, l) in s.commands.iter().enumerate() {
@@ -173,14 +175,28 @@ fn run_in_guest(
         let _ = writeln!(log, "orca: {}", ran.message.as_deref().unwrap_or_default());
         return Ok(ran);
     }
-    copy_artifacts(&mut machine, g.root, &s.artifacts, deadline, log)?;
+    // The artifacts are project-relative: the guest has the project where its VM mounts it, else
+    // (on the host root) at the project's own path.
+    let guest_root = spec
+        .and_then(|v| v.project_mount())
+        .map(str::to_string)
+        .unwrap_or_else(|| g.root.display().to_string());
+    copy_artifacts(&mut machine, &guest_root, g.root, &s.artifacts, deadline, log)?;
     let _ = machine.shutdown();
     Ok(ran)
 }
 
-/// Copies the files the artifact globs match in the guest to the same paths on the host. The
-/// guest lists candidates below each glob's fixed prefix; the globs are matched here.
-fn copy_artifacts(m: &mut Machine, root: &Path, globs: &[String], deadline: Instant, log: &mut File) -> Result<()> {
+/// Copies the files the artifact globs match below `guest_root` in the guest to the same paths
+/// below `root` on the host. The guest lists candidates below each glob's fixed prefix; the globs
+/// are matched here.
+fn copy_artifacts(
+    m: &mut Machine,
+    guest_root: &str,
+    root: &Path,
+    globs: &[String],
+    deadline: Instant,
+    log: &mut File,
+) -> Result<()> {
     if globs.is_empty() {
         return Ok(());
     }
@@ -188,7 +204,7 @@ fn copy_artifacts(m: &mut Machine, root: &Path, globs: &[String], deadline: Inst
     let list = format!("find {} -type f 2>/dev/null; true", prefixes.join(" "));
     let req = ExecRequest {
         shell: Some(list),
-        cwd: Some(root.display().to_string()),
+        cwd: Some(guest_root.to_string()),
         ..Default::default()
     };
     let mut out = Vec::new();
@@ -220,7 +236,7 @@ fn copy_artifacts(m: &mut Machine, root: &Path, globs: &[String], deadline: Inst
         });
         if wanted {
             let _ = writeln!(log, "orca: copying artifact {rel} out of the guest");
-            m.copy_out(&format!("{}/{rel}", root.display()), &root.join(rel))?;
+            m.copy_out(&format!("{guest_root}/{rel}"), &root.join(rel))?;
         }
     }
     Ok(())

@@ -22,6 +22,8 @@ pub struct Cx<'a> {
     pub src: &'a SourceFile,
     pub diags: &'a mut Vec<Diagnostic>,
     pub vars: HashMap<String, Var>,
+    /// Warnings, each a whole line naming FILE:LINE:COL; the spec stays valid.
+    pub warnings: Vec<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -31,7 +33,14 @@ impl<'a> Cx<'a> {
             src,
             diags,
             vars: HashMap::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// Records a warning at `span`: `FILE:LINE:COL: MESSAGE`.
+    pub fn warn(&mut self, span: &Span, message: impl std::fmt::Display) {
+        let (line, col) = self.src.line_col(span.start);
+        self.warnings.push(format!("{}:{line}:{col}: {message}", self.src.display));
     }
 
     pub fn error(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {

@@ -69,6 +69,7 @@ pub fn read_file(file: usize, src: &SourceFile, body: &Body, out: &mut Specs, di
         }
     }
     catalog::read(&mut cx, &top, out);
+    out.warnings.append(&mut cx.warnings);
 }
 
 fn read_variables(cx: &mut Cx, top: &Fields) {

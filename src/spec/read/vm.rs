@@ -208,17 +208,14 @@ fn read_artifacts(cx: &mut Cx, e: &Expr) -> Vec<ArtifactSpec> {
             .require(cx, "source", "source = \"/path/in/guest\"")
             .and_then(|s| cx.guest_path(s, "source"));
         let destination = f
-            .require(cx, "destination", "destination = \"build/out\" (project-relative)")
+            .require(
+                cx,
+                "destination",
+                "destination = \"../build/out\" (a host path, relative to this file's folder)",
+            )
             .and_then(|d| {
                 let s = cx.name(d, "destination")?.value;
-                if s.split('/').any(|c| c == "..") {
-                    cx.error(
-                        d.span.clone(),
-                        format!("artifact destination \"{s}\" leaves the project"),
-                        "write a path inside the project, e.g. \"build/out\"",
-                    );
-                    return None;
-                }
+                configs_relative_warning(cx, d, &s);
                 Some(s)
             });
         if let (Some(source), Some(destination)) = (source, destination) {
@@ -226,6 +223,30 @@ fn read_artifacts(cx: &mut Cx, e: &Expr) -> Vec<ArtifactSpec> {
         }
     }
     out
+}
+
+/// An artifact destination resolves against the spec file's folder, like a mount's `source`. In
+/// a folder named `configs` (where a project keeps its specs), `"build/ebpf"` lands in
+/// `configs/build/ebpf`, which was most likely meant as the project's `build/ebpf`: say so, once
+/// per destination. `"./build/ebpf"` says the spec folder is meant, and is not warned about.
+fn configs_relative_warning(cx: &mut Cx, d: &Expr, dest: &str) {
+    let in_configs = std::path::absolute(&cx.src.path)
+        .ok()
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "configs");
+    let first = dest.split('/').next().unwrap_or_default();
+    if !in_configs || dest.starts_with('/') || first == ".." || first == "." {
+        return;
+    }
+    cx.warn(
+        &d.span,
+        format!(
+            "artifact destination \"{dest}\" is relative to this file's folder: it lands in configs/{dest}; \
+             write \"../{dest}\" for the project's {dest}, or \"./{dest}\" to keep configs/{dest} and silence this"
+        ),
+    );
 }
 
 #[cfg(test)]
@@ -245,5 +266,30 @@ mod tests {
         assert_eq!((diags[0].file.as_str(), diags[0].line, diags[0].column), ("spec.hcl", 4, 13));
         assert!(diags[0].message.contains("not an absolute guest path"), "{diags:?}");
         assert!(diags[0].hint.as_deref().unwrap().contains("workdir = \"/flywall\""));
+    }
+
+    #[test]
+    fn an_artifact_destination_is_kept_as_written_and_warned_about_only_in_configs() {
+        let spec = "schema_version = \"1.0\"\nvm {\n  name = \"b\"\n  artifacts = [\n    { source = \"/o\", destination = \"build/ebpf\" },\n    { source = \"/o\", destination = \"../build/x\" },\n    { source = \"/o\", destination = \"./here\" },\n    { source = \"/o\", destination = \"/abs/y\" },\n  ]\n}\n";
+        // Anywhere but in a folder named configs: no warning; `..` is no error.
+        let (specs, diags) = load(spec);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert!(specs.warnings.is_empty(), "{:?}", specs.warnings);
+        let dests: Vec<&str> = specs.vms[0].artifacts.iter().map(|a| a.destination.as_str()).collect();
+        assert_eq!(dests, ["build/ebpf", "../build/x", "./here", "/abs/y"]);
+        // In configs/: the one destination that lands in configs/ without saying so.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("configs")).unwrap();
+        let path = d.path().join("configs/b.hcl");
+        std::fs::write(&path, spec).unwrap();
+        let (specs, diags) = crate::spec::load(&[crate::spec::Input {
+            path,
+            display: "configs/b.hcl".into(),
+        }]);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(specs.warnings.len(), 1, "{:?}", specs.warnings);
+        let w = &specs.warnings[0];
+        assert!(w.starts_with("configs/b.hcl:5:36: artifact destination \"build/ebpf\""), "{w}");
+        assert!(w.contains("lands in configs/build/ebpf") && w.contains("\"../build/ebpf\""), "{w}");
     }
 }

@@ -22,7 +22,7 @@ vm {
   provision = ["mount -t bpf bpf /sys/fs/bpf", "sysctl -w net.core.bpf_jit_enable=1"]
 
   artifacts = [
-    { source = "/project/build/out", destination = "build/out" },
+    { source = "/project/build/out", destination = "../build/out" },
   ]
 
   network = true
