@@ -77,8 +77,11 @@ struct Pending<'a> {
 
 /// Kernels prepared at most once each, whoever asks first.
 struct Kernels<'a, K> {
-    slots: Vec<(&'a plan::Kernel, OnceLock<Result<K, (String, crate::error::Exit)>>)>,
+    slots: Vec<(&'a plan::Kernel, OnceLock<Prepared<K>>)>,
 }
+
+/// A kernel prepared for the cells, or why not with the failure's exit code.
+type Prepared<K> = Result<K, (String, crate::error::Exit)>;
 
 impl<'a, K> Kernels<'a, K> {
     /// The prepared kernel, or why not and the failure's exit code.
