@@ -75,6 +75,60 @@ kernel "7.2" {
   }
 }
 
+# Ubuntu's LTS kernels, the defaults of the ubuntu-20.04, -22.04 and -24.04 images: the generic
+# flavour from the Ubuntu archive's -updates pockets, each split over the unsigned image and its
+# modules. Listed unpinned (no sha256): the Ubuntu archive cannot be reached from the machines
+# this catalog was written on, and orca boots no bytes it cannot check, so until pinned these
+# kernels are unavailable, with that reason. Where the archive is reachable (the host's apt
+# sources have an Ubuntu entry, or ORCA_UBUNTU_MIRROR=URL):
+#   orca kernel pin 5.15
+# downloads the listed parts, checks the release, and writes their sha256 here.
+
+# Ubuntu 20.04 (focal).
+kernel "5.4" {
+  release = "5.4.0-100-generic"
+  ubuntu {
+    package = "linux-image-unsigned-5.4.0-100-generic"
+    version = "5.4.0-100.113"
+    suite   = "focal-updates"
+  }
+  ubuntu {
+    package = "linux-modules-5.4.0-100-generic"
+    version = "5.4.0-100.113"
+    suite   = "focal-updates"
+  }
+}
+
+# Ubuntu 22.04 (jammy).
+kernel "5.15" {
+  release = "5.15.0-70-generic"
+  ubuntu {
+    package = "linux-image-unsigned-5.15.0-70-generic"
+    version = "5.15.0-70.77"
+    suite   = "jammy-updates"
+  }
+  ubuntu {
+    package = "linux-modules-5.15.0-70-generic"
+    version = "5.15.0-70.77"
+    suite   = "jammy-updates"
+  }
+}
+
+# Ubuntu 24.04 (noble).
+kernel "6.8" {
+  release = "6.8.0-106-generic"
+  ubuntu {
+    package = "linux-image-unsigned-6.8.0-106-generic"
+    version = "6.8.0-106.106"
+    suite   = "noble-updates"
+  }
+  ubuntu {
+    package = "linux-modules-6.8.0-106-generic"
+    version = "6.8.0-106.106"
+    suite   = "noble-updates"
+  }
+}
+
 # Debian 12 (bookworm), the `-cloud-amd64` flavour of the same 6.1.176: no 9p, so the guest sees
 # the host root over virtiofs (virtiofsd: Debian 12's qemu-system-common). Not in the matrix.
 # The catalog's keys are versions (MAJOR.MINOR[.PATCH]), hence the patch level as its name.

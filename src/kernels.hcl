@@ -1,13 +1,14 @@
 schema_version = "1.0"
 
-# orca's built-in kernel catalog: the four pinned kernels every project can name without a
-# catalog of its own (embedded in the orca binary). A project's own `kernel "VERSION" { }` blocks
-# add kernels, or replace the built-in entry of the same version. `orca kernel list` says where
+# orca's built-in kernel catalog: the kernels every project can name without a catalog of its
+# own (embedded in the orca binary). A project's own `kernel "VERSION" { }` blocks add kernels,
+# or replace the built-in entry of the same version. `orca kernel list` says where
 # each entry comes from. Kept in step with configs/kernels.hcl by a unit test.
 
 # Each kernel is pinned to the exact bytes it boots: every part has a sha256, and orca refuses a
-# part whose bytes differ (exit 4). All four are Debian's generic `-amd64` flavour: it builds
-# virtio, 9p and overlayfs as modules, which orca loads from its own initramfs.
+# part whose bytes differ (exit 4); an Ubuntu part without one is unpinned and never used. The
+# four Debian ones are the generic `-amd64` flavour: it builds virtio, 9p and overlayfs as
+# modules, which orca loads from its own initramfs.
 #
 # Debian parts are fetched with `apt-get download` through the host's own mirror, with the suite
 # added in a private apt state (see src/kernel/apt.rs). To move a kernel to a newer package:
@@ -74,5 +75,59 @@ kernel "7.2" {
     version = "7.2.13-1"
     suite   = "sid"
     sha256  = "2b2d3c6e224358c60974d0bc87461da99a85733eb1fec035b5167582c3bede2b"
+  }
+}
+
+# Ubuntu's LTS kernels, the defaults of the ubuntu-20.04, -22.04 and -24.04 images: the generic
+# flavour from the Ubuntu archive's -updates pockets, each split over the unsigned image and its
+# modules. Listed unpinned (no sha256): the Ubuntu archive cannot be reached from the machines
+# this catalog was written on, and orca boots no bytes it cannot check, so until pinned these
+# kernels are unavailable, with that reason. Where the archive is reachable (the host's apt
+# sources have an Ubuntu entry, or ORCA_UBUNTU_MIRROR=URL):
+#   orca kernel pin 5.15
+# downloads the listed parts, checks the release, and writes their sha256 here.
+
+# Ubuntu 20.04 (focal).
+kernel "5.4" {
+  release = "5.4.0-100-generic"
+  ubuntu {
+    package = "linux-image-unsigned-5.4.0-100-generic"
+    version = "5.4.0-100.113"
+    suite   = "focal-updates"
+  }
+  ubuntu {
+    package = "linux-modules-5.4.0-100-generic"
+    version = "5.4.0-100.113"
+    suite   = "focal-updates"
+  }
+}
+
+# Ubuntu 22.04 (jammy).
+kernel "5.15" {
+  release = "5.15.0-70-generic"
+  ubuntu {
+    package = "linux-image-unsigned-5.15.0-70-generic"
+    version = "5.15.0-70.77"
+    suite   = "jammy-updates"
+  }
+  ubuntu {
+    package = "linux-modules-5.15.0-70-generic"
+    version = "5.15.0-70.77"
+    suite   = "jammy-updates"
+  }
+}
+
+# Ubuntu 24.04 (noble).
+kernel "6.8" {
+  release = "6.8.0-106-generic"
+  ubuntu {
+    package = "linux-image-unsigned-6.8.0-106-generic"
+    version = "6.8.0-106.106"
+    suite   = "noble-updates"
+  }
+  ubuntu {
+    package = "linux-modules-6.8.0-106-generic"
+    version = "6.8.0-106.106"
+    suite   = "noble-updates"
   }
 }

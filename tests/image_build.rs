@@ -1,7 +1,10 @@
 //! Distro images, built for real with mmdebstrap through the host's apt sources:
 //! - a minimal debian-12 builds, is pinned in configs/images.lock, and is whole on disk;
 //! - a second build is a cache hit that reads nothing from the archive;
-//! - a rebuild from the lock in a second, empty cache gives the same content hash;
+//! - a rebuild from the lock in a second, empty cache gives the same content hash, though the
+//!   first cache lies below folders everyone may enter (apt's sandbox user `_apt` can reach the
+//!   build) and the second below a 0700 folder (it cannot, as under `/root`); apt's `partial`
+//!   directories are root's in both;
 //! - SIGKILL in the middle of a build leaves no entry, no process and no mount behind, and the
 //!   next build succeeds with a whole entry;
 //! - Ubuntu, whose archive this machine cannot reach, fails in one line naming the archive and
@@ -97,7 +100,14 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 #[test]
 fn minimal_debian_12_builds_pins_caches_reproduces_and_survives_kill() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    // `a` below folders anyone may enter, `b` below one only root may: apt's sandbox user can
+    // reach a build in `a` and cannot in `b`, which once gave the same pin two content hashes.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let private = tmp.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (a, b, c) = (tmp.path().join("a"), private.join("b"), tmp.path().join("c"));
     let proj = project("");
     let p = proj.path();
 
@@ -131,6 +141,13 @@ fn minimal_debian_12_builds_pins_caches_reproduces_and_survives_kill() {
     let (sha_b, root_b) = built(&orca(p, &b, &["image", "build", "debian-12-minimal"]));
     assert_eq!(sha_b, sha, "the rebuild from the lock gave other content");
     assert_whole(&root_b, &sha);
+    for root in [&root, &root_b] {
+        for d in ["var/lib/apt/lists/partial", "var/cache/apt/archives/partial"] {
+            let m = std::fs::metadata(root.join(d)).unwrap();
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (0, 0, 0o700), "{} in {}", d, root.display());
+        }
+    }
 
     // SIGKILL mid-build (while dpkg installs, with mmdebstrap's mounts up), then build again.
     seed_debs(&a, &c);

@@ -113,7 +113,7 @@ fn project_with_a_sourceless_kernel() -> std::path::PathBuf {
         );
     }
     let catalog = dir.join("configs/kernels.hcl");
-    let text = std::fs::read_to_string(&catalog).unwrap() + "\nkernel \"5.4\" {\n  release = \"5.4.0-1-amd64\"\n}\n";
+    let text = std::fs::read_to_string(&catalog).unwrap() + "\nkernel \"4.19\" {\n  release = \"4.19.0-1-amd64\"\n}\n";
     std::fs::write(&catalog, text).unwrap();
     let matrix = dir.join("configs/ebpf-test-matrix.hcl");
     let text = std::fs::read_to_string(&matrix).unwrap();
@@ -121,7 +121,7 @@ fn project_with_a_sourceless_kernel() -> std::path::PathBuf {
     assert!(text.contains(entry), "the matrix file changed shape");
     let text = text.replacen(
         entry,
-        "test_matrix = [\n  { name = \"5.4\", image = \"host\", kernel_version = \"5.4\" },\n",
+        "test_matrix = [\n  { name = \"4.19\", image = \"host\", kernel_version = \"4.19\" },\n",
         1,
     );
     std::fs::write(&matrix, text).unwrap();
@@ -133,7 +133,7 @@ fn a_cell_without_a_kernel_is_reported_unavailable_not_dropped() {
     let dir = project_with_a_sourceless_kernel();
     let o = Command::new(env!("CARGO_BIN_EXE_orca"))
         .args([
-            "matrix", "run", "--kernel", "5.4", "--junit", "j.xml", "--json", "r.json",
+            "matrix", "run", "--kernel", "4.19", "--junit", "j.xml", "--json", "r.json",
         ])
         .current_dir(&dir)
         .env("CI", "true")
@@ -147,15 +147,15 @@ fn a_cell_without_a_kernel_is_reported_unavailable_not_dropped() {
         stderr(&o)
     );
     let table = String::from_utf8_lossy(&o.stdout);
-    assert!(table.contains("5.4: n/a — kernel 5.4 has no source"), "{table}");
+    assert!(table.contains("4.19: n/a — kernel 4.19 has no source"), "{table}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
     assert_eq!(report["cells"][0]["outcome"], "unavailable");
-    assert_eq!(report["cells"][0]["id"], "5.4");
+    assert_eq!(report["cells"][0]["id"], "4.19");
     let junit =
         quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(dir.join("j.xml")).unwrap()).unwrap();
     assert_eq!(junit.test_suites.len(), 1);
-    assert_eq!(junit.test_suites[0].name.as_str(), "kernel 5.4");
+    assert_eq!(junit.test_suites[0].name.as_str(), "kernel 4.19");
     assert!(matches!(
         &junit.test_suites[0].test_cases[0].status,
         quick_junit::TestCaseStatus::Skipped { ty: Some(t), .. } if t.as_str() == "unavailable"
@@ -163,7 +163,7 @@ fn a_cell_without_a_kernel_is_reported_unavailable_not_dropped() {
 
     // Accepted on request: the same run exits 0.
     let o = Command::new(env!("CARGO_BIN_EXE_orca"))
-        .args(["matrix", "run", "--kernel", "5.4", "--allow-unavailable"])
+        .args(["matrix", "run", "--kernel", "4.19", "--allow-unavailable"])
         .current_dir(&dir)
         .env("CI", "true")
         .output()
@@ -172,11 +172,11 @@ fn a_cell_without_a_kernel_is_reported_unavailable_not_dropped() {
 
     // `orca test` on that kernel cannot do anything useful: exit 4 with a hint.
     let o = Command::new(env!("CARGO_BIN_EXE_orca"))
-        .args(["test", "--kernel", "5.4"])
+        .args(["test", "--kernel", "4.19"])
         .current_dir(&dir)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    assert!(stderr(&o).contains("orca kernel pin 5.4"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("orca kernel pin 4.19"), "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -39,6 +39,12 @@ struct Row {
     from: String,
     /// Every part verified in the cache and the tree unpacked.
     cached: bool,
+    /// Whether every part is pinned (only an Ubuntu part can lack a sha256).
+    pinned: bool,
+    /// Why the kernel cannot be had here, when it cannot (its archive is out of reach, or a part
+    /// is unpinned). Checked without the network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unavailable: Option<String>,
     #[serde(flatten)]
     state: kernel::CacheState,
 }
@@ -47,6 +53,15 @@ fn list(plan: &Plan, json: bool) -> Result<u8> {
     let mut rows = Vec::new();
     for k in &plan.kernels {
         let state = kernel::cache_state(k)?;
+        let cached = !k.sources.is_empty() && state.parts_cached == k.sources.len() && state.unpacked;
+        let unavailable = if cached {
+            None
+        } else {
+            k.sources
+                .iter()
+                .find_map(|s| fetch::unavailable(&k.version, s))
+                .map(|e| crate::error::find_fail(&e).map(|f| f.message.clone()).unwrap_or_else(|| format!("{e:#}")))
+        };
         rows.push(Row {
             version: k.version.clone(),
             release: k.release.clone().or_else(|| state.release.clone()),
@@ -57,7 +72,9 @@ fn list(plan: &Plan, json: bool) -> Result<u8> {
                 .get(&k.version)
                 .cloned()
                 .unwrap_or_else(|| crate::spec::BUILTIN.into()),
-            cached: !k.sources.is_empty() && state.parts_cached == k.sources.len() && state.unpacked,
+            cached,
+            pinned: k.sources.iter().all(|s| s.pinned()),
+            unavailable,
             state,
         });
     }
@@ -79,6 +96,10 @@ fn list(plan: &Plan, json: bool) -> Result<u8> {
             "no source".to_string()
         } else if r.cached {
             format!("yes ({})", ui::bytes(r.state.parts_bytes + r.state.unpacked_bytes))
+        } else if r.unavailable.as_deref().is_some_and(|u| u.contains("is not pinned")) {
+            "n/a: unpinned".to_string()
+        } else if r.unavailable.is_some() {
+            "n/a: no archive".to_string()
         } else if r.state.parts_cached > 0 {
             format!("{}/{} parts", r.state.parts_cached, r.sources.len())
         } else {
@@ -93,6 +114,11 @@ fn list(plan: &Plan, json: bool) -> Result<u8> {
             r.from,
             sources.join(" + ")
         );
+    }
+    for r in &rows {
+        if let Some(why) = &r.unavailable {
+            ui::status(format!("{}: {why}", r.version));
+        }
     }
     Ok(0)
 }
@@ -118,7 +144,19 @@ pub(crate) fn find<'a>(plan: &'a Plan, version: &str) -> Result<&'a Kernel> {
 
 fn fetch_all(plan: &Plan, versions: &[String]) -> Result<u8> {
     let kernels: Vec<&Kernel> = if versions.is_empty() {
-        plan.kernels.iter().filter(|k| !k.sources.is_empty()).collect()
+        // Every kernel that can be had here: one whose archive is out of reach (Ubuntu's, from
+        // machines without it) or that is unpinned is named and left out, not an error.
+        plan.kernels
+            .iter()
+            .filter(|k| !k.sources.is_empty())
+            .filter(|k| match k.sources.iter().find_map(|s| fetch::unavailable(&k.version, s)) {
+                Some(e) => {
+                    ui::warn(format!("skipping {}", crate::error::find_fail(&e).map(|f| f.message.clone()).unwrap_or_else(|| format!("{e:#}"))));
+                    false
+                }
+                None => true,
+            })
+            .collect()
     } else {
         versions.iter().map(|v| find(plan, v)).collect::<Result<_>>()?
     };

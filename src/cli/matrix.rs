@@ -308,7 +308,7 @@ fn emit(report: &Report, opts: &ReportOpts) -> Result<()> {
         .all(|c| c.outcome == crate::report::Outcome::Unavailable)
         && !report.cells.is_empty()
     {
-        ui::warn("no cell could run on this host: every kernel is unavailable");
+        ui::warn("no cell could run on this host: every cell is unavailable (the n/a lines say why)");
     }
     Ok(())
 }

@@ -293,13 +293,16 @@ pub enum KernelCommand {
     #[command(after_help = "Examples:\n  orca kernel fetch\n  orca kernel fetch 6.1 7.2")]
     Fetch { versions: Vec<String> },
     /// Pin a kernel version to a Debian package: download it and write its sha256 into the catalog.
+    /// Without --debian, pin the catalog entry's own parts as listed (the Ubuntu kernels, which
+    /// ship unpinned: run it where the Ubuntu archive is reachable).
     #[command(
-        after_help = "Examples:\n  orca kernel pin 6.1 --debian linux-image-6.1.0-31-amd64-unsigned --suite bookworm"
+        after_help = "Examples:\n  orca kernel pin 6.1 --debian linux-image-6.1.0-31-amd64-unsigned --suite bookworm\n  ORCA_UBUNTU_MIRROR=http://mirror.example/ubuntu orca kernel pin 5.15"
     )]
     Pin {
         version: String,
-        /// Debian package name; repeat for a kernel split over several packages.
-        #[arg(long = "debian", required = true)]
+        /// Debian package name; repeat for a kernel split over several packages. Omit it to pin
+        /// the catalog entry's own parts.
+        #[arg(long = "debian")]
         packages: Vec<String>,
         /// The Debian suite that has the package.
         #[arg(long, default_value = "bookworm")]

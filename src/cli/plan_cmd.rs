@@ -100,6 +100,18 @@ pub fn render(p: &Plan) -> String {
                         let v = version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
                         format!("debian {package}{v} from {suite}, sha256 {}", short(sha256))
                     }
+                    KernelSource::Ubuntu {
+                        package,
+                        version,
+                        suite,
+                        sha256,
+                    } => {
+                        let v = version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+                        match sha256 {
+                            Some(h) => format!("ubuntu {package}{v} from {suite}, sha256 {}", short(h)),
+                            None => format!("ubuntu {package}{v} from {suite}, unpinned (`orca kernel pin {}`)", k.version),
+                        }
+                    }
                     KernelSource::Url { url, sha256 } => format!("url {url}, sha256 {}", short(sha256)),
                     KernelSource::File { path, sha256 } => format!("file {}, sha256 {}", path.display(), short(sha256)),
                 };

@@ -146,6 +146,7 @@ pub fn fetch_lists(name: &str, src: &Source) -> Result<Lists> {
         std::fs::create_dir_all(dir.join("lists/partial"))?;
     }
     let apt = Apt {
+        archive: if src.archive == "ubuntu" { "Ubuntu" } else { "Debian" },
         suite: src.suite.clone(),
         keyring: src.keyring.clone(),
         dir: dir.clone(),

@@ -7,10 +7,13 @@
 //!   `/etc/resolv.conf` is empty, and `/etc/apt/sources.list` holds a comment only (whoever boots
 //!   the image writes its sources). So a lock made on one machine holds on another with another
 //!   mirror of the same archive.
-//! - Known gap: apt leaves `/var/{lib/apt/lists,cache/apt/archives}/partial` owned by `_apt` when
-//!   its sandbox user can reach the build directory and by root when it cannot (a cache under a
-//!   0700 directory), so the same pin gives two content hashes on one machine. A chown in a
-//!   customize hook does not help: mmdebstrap's apt cleanup runs after the hooks.
+//! - apt runs unsandboxed (`APT::Sandbox::User "root"`) for the whole build, cleanup included.
+//!   Left to itself, apt owns `/var/{lib/apt/lists,cache/apt/archives}/partial` to its sandbox
+//!   user `_apt` (the *host's* uid for it) when that user can reach the build directory, and to
+//!   root when it cannot (a cache below a 0700 folder such as `/root`), so the same pin gave two
+//!   content hashes depending on where the cache lives. The setting goes into mmdebstrap's own
+//!   `00mmdebstrap` apt config, which mmdebstrap deletes after its cleanup, so the image keeps
+//!   no trace of it: the guest's apt sandboxes as usual and re-owns `partial` itself.
 //! - As root, mmdebstrap runs in its own mount and PID namespaces (`unshare --mount --pid --fork
 //!   --kill-child`): when orca dies, even by SIGKILL, everything it started dies with it and no
 //!   mount it made outlives it.
@@ -32,6 +35,12 @@ use crate::{fail, process};
 
 /// How long one mmdebstrap run may take (downloads included).
 const DEADLINE: Duration = Duration::from_secs(3600);
+
+/// The setup hook that makes apt run as root for the whole build (see the module docs). Hooks
+/// run after mmdebstrap wrote `00mmdebstrap` and before any apt call; apt run from outside the
+/// chroot reads the chroot's `apt.conf.d`, and mmdebstrap removes `00mmdebstrap` at the end.
+const SANDBOX_ROOT: &str =
+    "echo 'APT::Sandbox::User \"root\";' >> \"$1/etc/apt/apt.conf.d/00mmdebstrap\"";
 
 /// What a build produced, in `dir`.
 #[derive(Debug)]
@@ -91,6 +100,9 @@ pub fn build(
         .arg("--components=main")
         .arg("--skip=update")
         .arg("--skip=output/dev");
+    // One owner for apt's `partial` directories whatever the cache's parent folders allow (see
+    // the module docs): before the first apt call, and still set when mmdebstrap's cleanup runs.
+    cmd.arg(format!("--setup-hook={SANDBOX_ROOT}"));
     let l = sh_quote(&list_dir.to_string_lossy());
     if is_root() {
         cmd.arg(format!(

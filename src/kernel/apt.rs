@@ -217,8 +217,43 @@ pub fn host_mirror() -> Result<Mirror> {
     })
 }
 
+/// The environment variable that names a mirror of the Ubuntu archive (images and kernels).
+pub const UBUNTU_MIRROR_VAR: &str = "ORCA_UBUNTU_MIRROR";
+/// Where Ubuntu's archive keyring lives (`ubuntu-keyring`) when the host's sources name none.
+const UBUNTU_KEYRING: &str = "/usr/share/keyrings/ubuntu-archive-keyring.gpg";
+
+/// Where the Ubuntu archive is on this machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveMirror {
+    /// The archive URL, without a trailing `/`.
+    pub uri: String,
+    /// Where the URL came from, for messages (`$ORCA_UBUNTU_MIRROR`, the host's apt sources).
+    pub from: String,
+    pub keyring: PathBuf,
+}
+
+/// The Ubuntu archive: `$ORCA_UBUNTU_MIRROR`, else the Ubuntu entry of the host's apt sources;
+/// `None` when neither names one (orca never names an archive itself).
+pub fn ubuntu_mirror() -> Option<ArchiveMirror> {
+    if let Some(m) = std::env::var(UBUNTU_MIRROR_VAR).ok().filter(|v| !v.trim().is_empty()) {
+        return Some(ArchiveMirror {
+            uri: m.trim().trim_end_matches('/').to_string(),
+            from: format!("${UBUNTU_MIRROR_VAR}"),
+            keyring: PathBuf::from(UBUNTU_KEYRING),
+        });
+    }
+    let m = host_mirror_of("ubuntu").ok().flatten()?;
+    Some(ArchiveMirror {
+        uri: m.uris.first()?.trim_end_matches('/').to_string(),
+        from: "the host's apt sources".into(),
+        keyring: m.keyring.unwrap_or_else(|| PathBuf::from(UBUNTU_KEYRING)),
+    })
+}
+
 /// A private apt state for one suite.
 pub struct Apt {
+    /// `Debian` or `Ubuntu`, for messages.
+    pub archive: &'static str,
     pub suite: String,
     /// The keyring the suite's Release file is checked against (unused when not `verified`).
     pub keyring: PathBuf,
@@ -236,6 +271,36 @@ impl Apt {
         } else {
             format!("{suite}-unverified")
         };
+        let uris = if suite.ends_with("-security") && !mirror.security_uris.is_empty() {
+            &mirror.security_uris
+        } else {
+            &mirror.uris
+        };
+        let keyring = mirror.keyring.clone().unwrap_or_else(|| PathBuf::from(DEBIAN_KEYRING));
+        Self::open_in("Debian", &name, uris, keyring, suite, verified)
+    }
+
+    /// The private apt state for an Ubuntu `suite` (`jammy-updates`) of the archive at `mirror`,
+    /// under `<cache>/apt/ubuntu-<suite>/`. Always verified: Ubuntu parts are pinned through it.
+    pub fn open_ubuntu(suite: &str, mirror: &ArchiveMirror) -> Result<Apt> {
+        Self::open_in(
+            "Ubuntu",
+            &format!("ubuntu-{suite}"),
+            std::slice::from_ref(&mirror.uri),
+            mirror.keyring.clone(),
+            suite,
+            true,
+        )
+    }
+
+    fn open_in(
+        archive: &'static str,
+        name: &str,
+        uris: &[String],
+        keyring: PathBuf,
+        suite: &str,
+        verified: bool,
+    ) -> Result<Apt> {
         let dir = crate::paths::cache_dir("apt")?.join(name);
         for sub in ["lists/partial", "cache/archives/partial", "preferences.d"] {
             std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {}", dir.display()))?;
@@ -243,12 +308,6 @@ impl Apt {
         if !dir.join("status").exists() {
             crate::paths::write_atomic(&dir.join("status"), b"")?;
         }
-        let uris = if suite.ends_with("-security") && !mirror.security_uris.is_empty() {
-            &mirror.security_uris
-        } else {
-            &mirror.uris
-        };
-        let keyring = mirror.keyring.clone().unwrap_or_else(|| PathBuf::from(DEBIAN_KEYRING));
         let option = if verified {
             format!("signed-by={}", keyring.display())
         } else {
@@ -266,6 +325,7 @@ impl Apt {
             std::fs::create_dir_all(dir.join("lists/partial"))?;
         }
         Ok(Apt {
+            archive,
             suite: suite.to_string(),
             keyring,
             dir,
@@ -336,6 +396,7 @@ impl Apt {
             keys.sort();
             keys.dedup();
             return Err(anyhow::Error::new(UnverifiedSuite {
+                archive: self.archive,
                 suite: self.suite.clone(),
                 keyring: self.keyring.clone(),
                 missing_keys: keys.into_iter().map(String::from).collect(),
@@ -344,8 +405,10 @@ impl Apt {
         if !out.status.success() || !self.has_lists() {
             return Err(fail!(
                 Exit::KernelUnavailable,
-                "could not read the package lists of Debian suite {} from the host's mirror:\n{}",
+                "could not read the package lists of {} suite {} from {}:\n{}",
+                self.archive,
                 self.suite,
+                if self.archive == "Debian" { "the host's mirror" } else { "its mirror" },
                 tail(&err)
             ));
         }
@@ -426,6 +489,7 @@ impl Apt {
 /// The suite's Release file could not be verified with the host's keyring.
 #[derive(Debug)]
 pub struct UnverifiedSuite {
+    pub archive: &'static str,
     pub suite: String,
     pub keyring: PathBuf,
     /// The signing keys apt reported missing (`NO_PUBKEY`).
@@ -436,8 +500,9 @@ impl std::fmt::Display for UnverifiedSuite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the host's keyring {} cannot verify Debian suite {}",
+            "the host's keyring {} cannot verify {} suite {}",
             self.keyring.display(),
+            self.archive,
             self.suite
         )?;
         if !self.missing_keys.is_empty() {

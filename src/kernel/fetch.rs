@@ -68,14 +68,58 @@ pub fn describe(src: &KernelSource) -> String {
             Some(v) => format!("{package} {v} ({suite})"),
             None => format!("{package} ({suite})"),
         },
+        KernelSource::Ubuntu {
+            package,
+            version,
+            suite,
+            ..
+        } => match version {
+            Some(v) => format!("{package} {v} (Ubuntu {suite})"),
+            None => format!("{package} (Ubuntu {suite})"),
+        },
         KernelSource::Url { url, .. } => url.clone(),
         KernelSource::File { path, .. } => path.display().to_string(),
     }
 }
 
+/// Why an Ubuntu part cannot be fetched here, if it cannot: the Ubuntu archive is not configured
+/// on this machine (checked first: it is the reason on machines that cannot reach it), or the part
+/// has no sha256 yet. `None` for every other part, and for an Ubuntu part that is pinned and
+/// either cached or fetchable from a configured archive.
+pub fn unavailable(kernel: &str, src: &KernelSource) -> Option<anyhow::Error> {
+    let KernelSource::Ubuntu { suite, .. } = src else {
+        return None;
+    };
+    if src.pinned() && cached(src.sha256()).ok().flatten().is_some() {
+        return None;
+    }
+    if super::apt::ubuntu_mirror().is_none() {
+        return Some(fail!(
+            Exit::KernelUnavailable,
+            "kernel {kernel}: the Ubuntu archive (suite {suite}) is not configured on this machine: the host's apt sources have no Ubuntu entry and ${} is unset, so {} cannot be fetched; point orca at a reachable Ubuntu mirror with {}=URL",
+            super::apt::UBUNTU_MIRROR_VAR,
+            describe(src),
+            super::apt::UBUNTU_MIRROR_VAR,
+        ));
+    }
+    if !src.pinned() {
+        return Some(anyhow::Error::new(
+            Fail::new(
+                Exit::KernelUnavailable,
+                format!("kernel {kernel}: {} is not pinned (the catalog has no sha256 for it), so orca will not boot it", describe(src)),
+            )
+            .hint(format!("pin it with `orca kernel pin {kernel}`: it downloads the catalog's parts from the Ubuntu archive and writes their sha256")),
+        ));
+    }
+    None
+}
+
 /// Makes sure the part is in the cache and returns its path. `kernel` names the catalog entry in
 /// messages; relative `file` paths are taken from `root`.
 pub fn fetch(kernel: &str, src: &KernelSource, root: &Path) -> Result<PathBuf> {
+    if let Some(e) = unavailable(kernel, src) {
+        return Err(e);
+    }
     if let Some(p) = cached(src.sha256())? {
         return Ok(p);
     }
@@ -111,6 +155,12 @@ pub fn fetch_unpinned(
             tmp.path(),
             expected.is_some(),
         )?,
+        KernelSource::Ubuntu {
+            package,
+            version,
+            suite,
+            ..
+        } => ubuntu_download(kernel, package, version.as_deref(), suite, tmp.path())?,
         KernelSource::Url { url, .. } => {
             let dest = tmp.path().join("part");
             process::run_ok(
@@ -169,6 +219,7 @@ pub fn mismatch(kernel: &str, src: &KernelSource, expected: &str, actual: &str) 
         KernelSource::Debian { package, suite, .. } => {
             format!("orca kernel pin {kernel} --debian {package} --suite {suite}")
         }
+        KernelSource::Ubuntu { .. } => format!("orca kernel pin {kernel}"),
         _ => "update its sha256 in the catalog".to_string(),
     };
     anyhow::Error::new(
@@ -260,6 +311,55 @@ fn apt_download(
         )
         .hint(hint),
     ))
+}
+
+/// `apt-get download` of an Ubuntu package through a private apt state pointed at the Ubuntu
+/// archive. An archive that is not configured or cannot be reached is one line naming it.
+fn ubuntu_download(kernel: &str, package: &str, version: Option<&str>, suite: &str, into: &Path) -> Result<PathBuf> {
+    let what = match version {
+        Some(v) => format!("{package} {v}"),
+        None => package.to_string(),
+    };
+    let Some(mirror) = super::apt::ubuntu_mirror() else {
+        return Err(fail!(
+            Exit::KernelUnavailable,
+            "kernel {kernel}: the Ubuntu archive (suite {suite}) is not configured on this machine: the host's apt sources have no Ubuntu entry and ${} is unset; point orca at a reachable Ubuntu mirror with {}=URL",
+            super::apt::UBUNTU_MIRROR_VAR,
+            super::apt::UBUNTU_MIRROR_VAR,
+        ));
+    };
+    let step = ui::Step::start(format!("kernel {kernel}: downloading {what} (Ubuntu {suite})"));
+    let apt = Apt::open_ubuntu(suite, &mirror)?;
+    apt.update().map_err(|e| {
+        fail!(
+            Exit::KernelUnavailable,
+            "kernel {kernel}: the Ubuntu archive cannot be reached at {} (from {}) for suite {suite}: {}; point orca at a reachable Ubuntu mirror with {}=URL",
+            mirror.uri,
+            mirror.from,
+            format!("{e:#}").lines().last().unwrap_or("apt-get update failed"),
+            super::apt::UBUNTU_MIRROR_VAR,
+        )
+    })?;
+    match apt.download(package, version, into)? {
+        Some(deb) => {
+            step.done(ui::bytes(std::fs::metadata(&deb).map(|m| m.len()).unwrap_or(0)));
+            Ok(deb)
+        }
+        None => {
+            let versions = apt.versions(package);
+            Err(anyhow::Error::new(
+                Fail::new(
+                    Exit::KernelUnavailable,
+                    format!("kernel {kernel}: the Ubuntu archive at {} has no {what} in {suite}", mirror.uri),
+                )
+                .hint(if versions.is_empty() {
+                    format!("{suite} has no such package: name another in the catalog's `ubuntu {{ }}` block")
+                } else {
+                    format!("{suite} offers {package} {}: set that `version` in the catalog, then `orca kernel pin {kernel}`", versions.join(", "))
+                }),
+            ))
+        }
+    }
 }
 
 /// Removes temporary files and directories left by orca processes that died mid-download.

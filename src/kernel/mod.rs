@@ -133,6 +133,11 @@ pub fn prepare_in(kernel: &plan::Kernel, root: &Path) -> Result<Prepared> {
             )),
         ));
     }
+    // An Ubuntu part that cannot be had here (its archive out of reach, or no sha256 yet) makes
+    // the kernel unavailable, with that reason: never another kernel, never unchecked bytes.
+    if let Some(e) = kernel.sources.iter().filter(|s| !s.pinned()).find_map(|s| fetch::unavailable(v, s)) {
+        return Err(e);
+    }
     let id = kernel_id(kernel);
     let tree = tree_path(&id)?;
     let manifest = match unpack::read_manifest(&tree) {

@@ -81,6 +81,17 @@ pub fn resolve(specs: &Specs, root: &Path) -> Plan {
                         suite: suite.clone(),
                         sha256: sha256.clone(),
                     },
+                    SourceSpec::Ubuntu {
+                        package,
+                        version,
+                        suite,
+                        sha256,
+                    } => KernelSource::Ubuntu {
+                        package: package.clone(),
+                        version: version.clone(),
+                        suite: suite.clone(),
+                        sha256: sha256.clone(),
+                    },
                     SourceSpec::Url { url, sha256 } => KernelSource::Url {
                         url: url.clone(),
                         sha256: sha256.clone(),

@@ -111,6 +111,16 @@ pub enum KernelSource {
         suite: String,
         sha256: String,
     },
+    /// A package of the Ubuntu archive, fetched with `apt-get download` through a private apt
+    /// state pointed at that archive (`ORCA_UBUNTU_MIRROR`, else the host's apt sources' Ubuntu
+    /// entry). `sha256` is `None` until `orca kernel pin` records it: an unpinned part is never
+    /// used, and a kernel with one is unavailable.
+    Ubuntu {
+        package: String,
+        version: Option<String>,
+        suite: String,
+        sha256: Option<String>,
+    },
     /// A `.deb` or kernel image downloaded from a URL.
     Url { url: String, sha256: String },
     /// A `.deb` or kernel image on disk (project-relative or absolute).
@@ -118,12 +128,19 @@ pub enum KernelSource {
 }
 
 impl KernelSource {
+    /// The pinned sha256; empty for an unpinned Ubuntu part (see [`KernelSource::pinned`]).
     pub fn sha256(&self) -> &str {
         match self {
             KernelSource::Debian { sha256, .. }
             | KernelSource::Url { sha256, .. }
             | KernelSource::File { sha256, .. } => sha256,
+            KernelSource::Ubuntu { sha256, .. } => sha256.as_deref().unwrap_or(""),
         }
+    }
+
+    /// Whether the part has a sha256 to check its bytes against. Only an Ubuntu part can lack one.
+    pub fn pinned(&self) -> bool {
+        !self.sha256().is_empty()
     }
 }
 

@@ -77,19 +77,22 @@ struct Pending<'a> {
 
 /// Kernels prepared at most once each, whoever asks first.
 struct Kernels<'a, K> {
-    slots: Vec<(&'a plan::Kernel, OnceLock<Result<K, String>>)>,
+    slots: Vec<(&'a plan::Kernel, OnceLock<Prepared<K>>)>,
 }
 
+/// A kernel prepared for the cells, or why not with the failure's exit code.
+type Prepared<K> = Result<K, (String, crate::error::Exit)>;
+
 impl<'a, K> Kernels<'a, K> {
-    fn get(&self, version: &str, runner: &impl CellRunner<Kernel = K>) -> Result<&K, &str> {
+    /// The prepared kernel, or why not and the failure's exit code.
+    fn get(&self, version: &str, runner: &impl CellRunner<Kernel = K>) -> Result<&K, &(String, crate::error::Exit)> {
         let (k, slot) = self
             .slots
             .iter()
             .find(|(k, _)| k.version == version)
             .expect("every pending kernel has a slot");
-        slot.get_or_init(|| runner.prepare(k).map_err(|e| chain(&e)))
+        slot.get_or_init(|| runner.prepare(k).map_err(|e| (chain(&e), crate::error::exit_of(&e))))
             .as_ref()
-            .map_err(String::as_str)
     }
 }
 
@@ -171,7 +174,13 @@ pub fn execute<R: CellRunner>(run: &Run, runner: &R) -> Result<Report> {
             |p: Pending| {
                 live.state(&p.cell.id, &format!("preparing kernel {}", p.kernel.version));
                 let r = match kernels.get(&p.kernel.version, runner) {
-                    Err(why) => {
+                    // A kernel that cannot be had here (its archive out of reach, unpinned, not
+                    // the pinned bytes: exit 4) makes its cells unavailable, with why; any other
+                    // failure to prepare it is an error.
+                    Err((why, crate::error::Exit::KernelUnavailable)) => {
+                        classify::bare(p.cell, &p.cell.command, Outcome::Unavailable, Some(why.clone()))
+                    }
+                    Err((why, _)) => {
                         let msg = format!("kernel {} could not be prepared: {why}", p.kernel.version);
                         classify::bare(p.cell, &p.cell.command, Outcome::Error, Some(msg))
                     }

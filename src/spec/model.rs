@@ -74,8 +74,9 @@ pub const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("program", &["source", "cflags"]),
-    ("kernel", &["release", "nixpkgs", "debian", "url", "file"]),
+    ("kernel", &["release", "nixpkgs", "debian", "ubuntu", "url", "file"]),
     ("debian", &["package", "version", "suite", "sha256"]),
+    ("ubuntu", &["package", "version", "suite", "sha256"]),
     ("url", &["url", "sha256"]),
     ("kernel file", &["path", "sha256"]),
     (
@@ -141,7 +142,7 @@ pub struct ProgramSpec {
     pub cflags: Vec<String>,
 }
 
-/// `kernel "VERSION" { release nixpkgs debian{}* url{}* file{}* }`.
+/// `kernel "VERSION" { release nixpkgs debian{}* ubuntu{}* url{}* file{}* }`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KernelSpec {
     pub version: At<String>,
@@ -158,6 +159,13 @@ pub enum SourceSpec {
         version: Option<String>,
         suite: String,
         sha256: String,
+    },
+    /// A package of the Ubuntu archive. `sha256` is `None` until `orca kernel pin` records it.
+    Ubuntu {
+        package: String,
+        version: Option<String>,
+        suite: String,
+        sha256: Option<String>,
     },
     Url {
         url: String,

@@ -14,9 +14,11 @@ use crate::kernel::{self, fetch, unpack};
 use crate::plan::{Kernel, KernelSource};
 use crate::ui;
 
-/// The Debian parts as pinned: package, exact version, suite, sha256.
+/// The archive parts as pinned: archive, package, exact version, suite, sha256.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Part {
+    /// `debian` or `ubuntu`: the block the part is written as.
+    pub archive: String,
     pub package: String,
     pub version: String,
     pub suite: String,
@@ -30,20 +32,48 @@ pub fn run(root: &Path, version: &str, packages: &[String], suite: &str, catalog
             "name the catalog key as MAJOR.MINOR, e.g. `orca kernel pin 6.1 --debian ...`",
         ));
     }
+    // Without --debian: the catalog entry's own archive parts, as they are listed (the Ubuntu
+    // kernels ship unpinned where their archive is out of reach).
+    let wanted: Vec<KernelSource> = if packages.is_empty() {
+        let plan = crate::plan::load_project(root)?;
+        let k = super::find(&plan, version)?;
+        if k.sources.is_empty() || k.sources.iter().any(|s| matches!(s, KernelSource::Url { .. } | KernelSource::File { .. })) {
+            return Err(crate::error::usage(
+                format!("kernel {version} has no archive parts to pin (only `debian {{ }}` and `ubuntu {{ }}` parts are fetched by name)"),
+                format!("name the package: `orca kernel pin {version} --debian PACKAGE --suite SUITE`"),
+            ));
+        }
+        k.sources.clone()
+    } else {
+        packages
+            .iter()
+            .map(|package| KernelSource::Debian {
+                package: package.clone(),
+                version: None,
+                suite: suite.to_string(),
+                sha256: String::new(),
+            })
+            .collect()
+    };
     let mut parts = Vec::new();
-    for package in packages {
-        let src = KernelSource::Debian {
-            package: package.clone(),
-            version: None,
-            suite: suite.to_string(),
-            sha256: String::new(),
+    for src in &wanted {
+        let (archive, package, suite) = match src {
+            KernelSource::Debian { package, suite, .. } => ("debian", package, suite),
+            KernelSource::Ubuntu { package, suite, .. } => ("ubuntu", package, suite),
+            _ => unreachable!("only archive parts are pinned by name"),
         };
-        let (path, sha256) = fetch::fetch_unpinned(version, &src, root, None)?;
+        if archive == "ubuntu"
+            && let Some(e) = fetch::unavailable(version, src).filter(|_| crate::kernel::apt::ubuntu_mirror().is_none())
+        {
+            return Err(e);
+        }
+        let (path, sha256) = fetch::fetch_unpinned(version, src, root, None)?;
         let control = unpack::control(&path)?;
         parts.push(Part {
+            archive: archive.to_string(),
             package: package.clone(),
             version: control.version,
-            suite: suite.to_string(),
+            suite: suite.clone(),
             sha256,
         });
     }
@@ -52,11 +82,19 @@ pub fn run(root: &Path, version: &str, packages: &[String], suite: &str, catalog
         release: None,
         sources: parts
             .iter()
-            .map(|p| KernelSource::Debian {
-                package: p.package.clone(),
-                version: Some(p.version.clone()),
-                suite: p.suite.clone(),
-                sha256: p.sha256.clone(),
+            .map(|p| match p.archive.as_str() {
+                "ubuntu" => KernelSource::Ubuntu {
+                    package: p.package.clone(),
+                    version: Some(p.version.clone()),
+                    suite: p.suite.clone(),
+                    sha256: Some(p.sha256.clone()),
+                },
+                _ => KernelSource::Debian {
+                    package: p.package.clone(),
+                    version: Some(p.version.clone()),
+                    suite: p.suite.clone(),
+                    sha256: p.sha256.clone(),
+                },
             })
             .collect(),
         nixpkgs: None,
@@ -110,7 +148,7 @@ pub fn edit(text: &str, version: &str, release: &str, parts: &[Part]) -> Result<
                 .body
                 .iter()
                 .filter_map(|s| match s {
-                    Structure::Block(p) if ["debian", "url", "file"].iter().any(|i| p.has_ident(i)) => p.span(),
+                    Structure::Block(p) if ["debian", "ubuntu", "url", "file"].iter().any(|i| p.has_ident(i)) => p.span(),
                     _ => None,
                 })
                 .collect();
@@ -171,8 +209,8 @@ fn render_parts(parts: &[Part], indent: &str) -> String {
     let mut s = String::new();
     for p in parts {
         s.push_str(&format!(
-            "{indent}debian {{\n{indent}  package = \"{}\"\n{indent}  version = \"{}\"\n{indent}  suite   = \"{}\"\n{indent}  sha256  = \"{}\"\n{indent}}}\n",
-            p.package, p.version, p.suite, p.sha256
+            "{indent}{} {{\n{indent}  package = \"{}\"\n{indent}  version = \"{}\"\n{indent}  suite   = \"{}\"\n{indent}  sha256  = \"{}\"\n{indent}}}\n",
+            p.archive, p.package, p.version, p.suite, p.sha256
         ));
     }
     s
@@ -197,6 +235,7 @@ mod tests {
 
     fn part(pkg: &str, sha: &str) -> Part {
         Part {
+            archive: "debian".into(),
             package: pkg.into(),
             version: "1.0-1".into(),
             suite: "sid".into(),

@@ -125,7 +125,7 @@ fn program(cx: &mut Cx, b: &Block) -> Option<ProgramSpec> {
 fn kernel(cx: &mut Cx, b: &Block) -> Option<KernelSpec> {
     let label = cx.labels(b, 1, "kernel \"6.1\" { debian { ... } }")?[0].clone();
     let f = Fields::body("kernel", b.ident.span.clone(), &b.body);
-    f.check(cx, &["debian", "url", "file"], &["debian", "url", "file"]);
+    f.check(cx, &["debian", "ubuntu", "url", "file"], &["debian", "ubuntu", "url", "file"]);
     let version_expr = crate::spec::syntax::Expr {
         kind: crate::spec::syntax::Kind::Str(vec![crate::spec::syntax::Part::Lit(label.text.clone())]),
         span: label.span.clone(),
@@ -154,6 +154,33 @@ fn kernel(cx: &mut Cx, b: &Block) -> Option<KernelSpec> {
             .and_then(|e| cx.sha256(e, "sha256"));
         if let (Some(package), Some(suite), Some(sha256)) = (package, suite, sha256) {
             sources.push(SourceSpec::Debian {
+                package: package.value,
+                version,
+                suite: suite.value,
+                sha256,
+            });
+        }
+    }
+    for d in f.blocks("ubuntu") {
+        cx.labels(
+            d,
+            0,
+            "ubuntu { ... } with package = \"...\", version = \"...\" and suite = \"jammy-updates\", one per line",
+        );
+        let df = Fields::body("ubuntu", d.ident.span.clone(), &d.body);
+        df.check(cx, &[], &[]);
+        let package = df
+            .require(cx, "package", "package = \"linux-image-unsigned-...-generic\"")
+            .and_then(|e| cx.name(e, "package"));
+        let version = df.get("version").and_then(|e| cx.name(e, "version")).map(|a| a.value);
+        let suite = df
+            .require(cx, "suite", "suite = \"jammy-updates\"")
+            .and_then(|e| cx.name(e, "suite"));
+        // Optional: an Ubuntu part may be listed before anyone could hash it (the archive is out
+        // of reach from some machines); it is then unpinned, and never used until pinned.
+        let sha256 = df.get("sha256").and_then(|e| cx.sha256(e, "sha256"));
+        if let (Some(package), Some(suite)) = (package, suite) {
+            sources.push(SourceSpec::Ubuntu {
                 package: package.value,
                 version,
                 suite: suite.value,

@@ -9,7 +9,7 @@ kernel "6.1" {
 
 test_matrix = [
   { name = "no-source", kernel_version = "6.1" },
-  { name = "not-in-catalog", kernel_version = "5.15" },
+  { name = "not-in-catalog", kernel_version = "5.16" },
   { name = "other-image", image = "ubuntu-22.04", kernel_version = "6.1" },
 ]
 
