@@ -399,3 +399,30 @@ fn a_command_that_panics_the_guest_is_the_tests_failure_and_is_not_retried() {
     );
     let _ = std::fs::remove_dir_all(&project);
 }
+
+#[test]
+fn a_host_root_cell_runs_its_vms_provision_before_the_script() {
+    if !can_run("a_host_root_cell_runs_its_vms_provision_before_the_script") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let project = one_command_matrix(
+        "matrix-provision",
+        "grep -qx 'provisioned in /firewall' /tmp/orca-provision-mark",
+    );
+    // The test VM provisions as `orca run` would: one script, from where the cell's script starts.
+    let vm = project.join("configs/ebpf-test.hcl");
+    let text = std::fs::read_to_string(&vm).unwrap();
+    let text = text.replacen(
+        "  network = false\n",
+        "  network = false\n\n  provision = [\n    \"where=$(pwd)\",\n    \"echo \\\"provisioned in $where\\\" > /tmp/orca-provision-mark\",\n  ]\n",
+        1,
+    );
+    assert!(text.contains("provision = ["), "{text}");
+    std::fs::write(&vm, text).unwrap();
+    let out = orca(&project, &["matrix", "run", "configs/one.hcl", "--no-cache", "--json", "results.json"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}");
+    assert_eq!(read_json(&project.join("results.json"))["cells"][0]["outcome"], "pass");
+    let _ = std::fs::remove_dir_all(&project);
+}

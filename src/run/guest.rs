@@ -113,8 +113,13 @@ impl CellRunner for GuestRunner<'_> {
             "running (booted in {})",
             crate::ui::duration(machine.boot_time())
         ));
-        // Provision once per image and lines (a host-root cell runs none, as before).
-        if on_image && booting.provision != crate::vm::provision::Provision::None {
+        // The VM's provision, as `orca run` does it: once per image and lines on an image (kept),
+        // on every boot on the host root; from where the script starts.
+        if booting.provision != crate::vm::provision::Provision::None {
+            let cwd = match on_image {
+                true => workdir.clone().or_else(|| Some("/root".into())),
+                false => workdir.clone().or_else(|| Some(job.command.cwd.display().to_string())),
+            };
             state("provisioning");
             let mut out = Vec::new();
             crate::vm::provision::run(
@@ -122,7 +127,7 @@ impl CellRunner for GuestRunner<'_> {
                 &booting.provision,
                 &job.cell.id,
                 &setup::command_env(&[])?,
-                workdir.clone().or_else(|| Some("/root".into())),
+                cwd,
                 deadline,
                 crate::vm::provision::Io {
                     output: &mut |b| out.extend_from_slice(b),
