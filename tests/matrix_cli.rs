@@ -89,6 +89,10 @@ fn help_documents_the_exit_codes() {
         "4 a cell could not run",
         "ONE script",
         "--shard",
+        "A passing cell is not run again",
+        ".gitignore",
+        "cache = false",
+        "--no-cache",
     ] {
         assert!(help.contains(code), "missing {code:?} in:\n{help}");
     }

@@ -2,7 +2,7 @@
 //! the real suite and the real verifier. Slow: a cell takes 15-40 s under TCG on 2 cores.
 //!
 //! - the whole matrix, cold: every cell runs, 5.10 shows cgroup_events as expected failures with
-//!   the verifier's reason, the JUnit has one suite per kernel; then warm: every cell cached;
+//!   the verifier's reason, the JUnit has one suite per kernel (host-root cells are never cached);
 //! - a program broken on purpose (a removed bounds check the verifier rejects), in a copy of the
 //!   project, on one kernel: its tests go red, the others stay green, the log is in the JUnit;
 //! - a cell whose timeout is shorter than a boot: an infrastructure error (exit 3), guest killed;

@@ -118,6 +118,7 @@ fn project_like_plan() -> Plan {
             file: "configs/ebpf-test-matrix.hcl".into(),
             test: TestSpec {
                 results: vec![],
+                cache: true,
                 parallel: true,
                 timeout_secs: 600,
                 commands: vec!["orca suite --json".into()],

@@ -202,6 +202,7 @@ fn run_cells(
     if let Some(j) = jobs {
         budget = budget.limit_jobs(j);
     }
+    let store = crate::run::cache::ResultCache::open()?;
     let run = matrix::Run {
         plan,
         root,
@@ -209,6 +210,8 @@ fn run_cells(
         cells,
         tests,
         budget,
+        cache: Some(&store),
+        reuse: !opts.no_cache,
     };
     let runner = GuestRunner::new(plan, root, accel)?;
     let report = matrix::execute(&run, &runner)?;

@@ -497,7 +497,7 @@ pub struct ReportOpts {
     /// Write the results as JSON here (`-` for stdout).
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Ignore the result cache and run everything.
+    /// Run everything, taking nothing from the result cache (passing results are stored anew).
     #[arg(long)]
     pub no_cache: bool,
     /// Exit 0 even when some cells (stages) could not run on this host (no kernel source, an
@@ -516,14 +516,21 @@ Examples:
   orca matrix run --kernel 5.10 --kernel 6.1 --test 'xdp_*'
   orca matrix run --shard 1/4          cells for CI job 1 of 4
   orca matrix run --allow-unavailable  kernels this host cannot boot are n/a, not a failure
+  orca matrix run --no-cache           run every cell, even those whose result is cached
 
 A cell is one matrix entry: one boot runs the test's `commands` as ONE script, in one shell,
 line after line, stopping at the first line that fails (like `set -e`); `cd`, `export` and shell
 functions carry over from line to line. The failing line is named with its index, text, exit code
 and the tail of its output, and every line is a step (time, exit code, output) in --json.
 
-Every cell runs: its commands are the project's own and may read anything in it, so no result is
-taken from a cache.
+A passing cell is not run again while all its inputs are unchanged: the kernel (its packages'
+sha256s), the image's content hash (and its provisioned root), the entry, the test block
+(lines, results, timeout, expectations), the VM spec, the script's environment, orca itself, and
+every file of the folders mounted in the guest that the project's .gitignore does not ignore
+(path, mode, bytes). It is shown as cached, with the duration of the run that is reused. A
+failing cell always runs again; a cell on the host's root (image = \"host\") always runs (the
+host's whole filesystem is its input); `cache = false` in the test block turns the cache off for
+tests with outside inputs (the network); --no-cache runs every cell and stores the results anew.
 
 Exit codes: 0 all matched expectations (expected failures included) · 1 a test failed, or passed
 where expected to fail, or its command panicked the guest · 2 usage or spec error

@@ -302,6 +302,7 @@ mod tests {
                 file: "configs/ebpf-test-matrix.hcl".into(),
                 test: TestSpec {
                     results: vec![],
+                    cache: true,
                     parallel: true,
                     timeout_secs: 600,
                     commands: vec!["make test".into()],

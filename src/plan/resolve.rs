@@ -272,6 +272,7 @@ fn resolve_matrix(specs: &Specs, plan: &mut Plan, index: &Index, rel: &dyn Fn(&P
         commands: m.test.commands.clone(),
         vm: m.test.vm.as_ref().map(|v| v.value.clone()),
         results: m.test.results.clone(),
+        cache: m.test.cache.unwrap_or(true),
         expectations: m
             .test
             .expectations

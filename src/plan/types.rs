@@ -270,6 +270,19 @@ pub struct TestSpec {
     /// become the cell's tests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<String>,
+    /// Whether a passing cell's result may be reused when all its inputs are unchanged
+    /// (`cache = false`: the test reads something outside the project, such as the network).
+    /// Default true.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub cache: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 /// "This test needs at least this kernel": on older kernels it is expected to fail.

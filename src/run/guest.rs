@@ -45,6 +45,44 @@ impl CellRunner for GuestRunner<'_> {
         crate::kernel::prepare_in(kernel, &self.root).map(|_| ())
     }
 
+    fn guest(&self, job: &Job) -> Result<Option<super::cache::Guest>> {
+        let image = &job.cell.image;
+        let Some(plan::Image {
+            kind: plan::ImageKind::Distro(_),
+            ..
+        }) = crate::plan::images::find(self.plan, image)
+        else {
+            // The host's root (or an image not in the catalog, which running names as an error).
+            return Ok(None);
+        };
+        let ready = crate::image::ensure(
+            self.plan,
+            image,
+            &crate::image::lock_path(&self.root),
+            crate::image::Pinning::Follow,
+        )?;
+        let default_vm;
+        let vm = match job.vm {
+            Some(v) => v,
+            None => {
+                default_vm = plan::Vm::default_for_tests(&self.root);
+                &default_vm
+            }
+        };
+        let provision = match vm.provision.as_slice() {
+            [] => None,
+            lines => Some(crate::vm::provision::identity(&crate::vm::provision::key(
+                &ready.content_sha256,
+                lines,
+            ))?),
+        };
+        Ok(Some(super::cache::Guest {
+            image_sha256: ready.content_sha256,
+            provision,
+            env: cell_env()?,
+        }))
+    }
+
     fn run(&self, _: &(), job: &Job, state: &dyn Fn(&str)) -> Result<CellOutput> {
         let start = Instant::now();
         let overrides = setup::Overrides {
@@ -139,9 +177,7 @@ impl CellRunner for GuestRunner<'_> {
         let workdir = if on_image { workdir.or_else(|| Some("/root".into())) } else { workdir };
         let req = ExecRequest {
             argv: job.command.argv.clone(),
-            // Strict, whatever the host's CI says: a cell whose suite skipped a test would pass
-            // without having shown it on this kernel (a suite that reads `CI` fails a skip).
-            env: setup::command_env(&[format!("{}=true", crate::ci::VAR)])?,
+            env: cell_env()?,
             cwd: Some(workdir.unwrap_or_else(|| job.command.cwd.display().to_string())),
             ..Default::default()
         };
@@ -216,6 +252,13 @@ impl CellRunner for GuestRunner<'_> {
     fn accel(&self) -> Option<String> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// The environment of a cell's script: the guest's usual one, strict whatever the host's CI says
+/// (a cell whose suite skipped a test would pass without having shown it on this kernel, and a
+/// suite that reads `CI` fails a skip).
+fn cell_env() -> Result<Vec<(String, String)>> {
+    setup::command_env(&[format!("{}=true", crate::ci::VAR)])
 }
 
 /// Lists what the result globs match where the script ran, and reads each file (a matrix cell's,

@@ -1,4 +1,4 @@
-//! Tests of the matrix driver: the cells' life (unavailable, prepared once, run).
+//! Tests of the matrix driver: the cells' life (unavailable, prepared once, run, cached).
 //! The guest is a scripted [`CellRunner`]; booting real kernels is tested in `tests/matrix_*.rs`.
 
 use std::sync::Mutex;
@@ -15,6 +15,8 @@ struct Script {
     respond: Respond,
     /// A kernel whose preparation fails.
     broken: Option<&'static str>,
+    /// What [`CellRunner::guest`] says: `None` for the host's root.
+    image: Mutex<Option<String>>,
 }
 
 impl Script {
@@ -24,6 +26,7 @@ impl Script {
             runs: AtomicUsize::new(0),
             respond,
             broken: None,
+            image: Mutex::new(Some("aa".repeat(32))),
         }
     }
 }
@@ -36,6 +39,13 @@ impl CellRunner for Script {
             anyhow::bail!("sha256 mismatch");
         }
         Ok(k.version.clone())
+    }
+    fn guest(&self, _: &Job) -> Result<Option<cache::Guest>> {
+        Ok(self.image.lock().unwrap().clone().map(|image_sha256| cache::Guest {
+            image_sha256,
+            provision: None,
+            env: vec![],
+        }))
     }
     fn run(&self, k: &String, job: &Job, state: &dyn Fn(&str)) -> Result<CellOutput> {
         state("running");
@@ -95,11 +105,13 @@ fn cell(kernel: &str, n: usize, command: &str) -> Cell {
 struct Fixture {
     plan: Plan,
     dir: tempfile::TempDir,
+    cache: ResultCache,
 }
 
 fn fixture() -> Fixture {
     let test = TestSpec {
         results: vec![],
+        cache: true,
         parallel: true,
         timeout_secs: 600,
         commands: vec!["make test".into()],
@@ -126,18 +138,34 @@ fn fixture() -> Fixture {
         ..Plan::default()
     };
     let dir = tempfile::tempdir().unwrap();
-    Fixture { plan, dir }
+    std::fs::create_dir_all(dir.path().join("project/src")).unwrap();
+    std::fs::write(dir.path().join("project/src/main.c"), "int main(void) { return 0; }\n").unwrap();
+    let cache = ResultCache::at(dir.path().join("results"));
+    Fixture { plan, dir, cache }
+}
+
+impl Fixture {
+    fn root(&self) -> std::path::PathBuf {
+        self.dir.path().join("project")
+    }
 }
 
 fn execute_with(f: &Fixture, runner: &Script) -> Report {
+    execute_opts(f, runner, true)
+}
+
+fn execute_opts(f: &Fixture, runner: &Script, reuse: bool) -> Report {
     let m = f.plan.matrix.as_ref().unwrap();
+    let root = f.root();
     let run = Run {
         plan: &f.plan,
-        root: f.dir.path(),
+        root: &root,
         test: &m.test,
         cells: m.cells.clone(),
         tests: vec![],
         budget: Budget::new(2, 8192),
+        cache: Some(&f.cache),
+        reuse,
     };
     execute(&run, runner).unwrap()
 }
@@ -171,13 +199,85 @@ fn runs_every_cell_preparing_each_kernel_once() {
 }
 
 #[test]
-fn every_cell_runs_every_time() {
+fn a_passing_cell_is_reused_while_its_inputs_are_unchanged_and_a_failing_one_never() {
     let f = fixture();
     execute_with(&f, &Script::new(shell_output));
     let runner = Script::new(shell_output);
     let again = execute_with(&f, &runner);
-    assert_eq!(runner.runs.load(Ordering::SeqCst), 3, "a command's inputs are unknown: no cache");
-    assert!(again.cells.iter().all(|c| !c.cached));
+    assert_eq!(
+        outcomes(&again),
+        [
+            ("5.10/0", Outcome::Fail, false),
+            ("5.10/1", Outcome::Fail, false),
+            ("6.1/0", Outcome::Pass, true),
+            ("5.4/0", Outcome::Unavailable, false)
+        ]
+    );
+    assert_eq!(runner.runs.load(Ordering::SeqCst), 2, "the two failures ran again");
+
+    // A file of the mounted project changes: the cell runs again.
+    std::fs::write(f.root().join("src/main.c"), "int main(void) { return 1; }\n").unwrap();
+    let runner = Script::new(shell_output);
+    let changed = execute_with(&f, &runner);
+    assert!(!changed.cells[2].cached, "a changed source reruns the cell");
+    assert_eq!(runner.runs.load(Ordering::SeqCst), 3);
+
+    // So does another image.
+    let runner = Script::new(shell_output);
+    *runner.image.lock().unwrap() = Some("bb".repeat(32));
+    assert!(!execute_with(&f, &runner).cells[2].cached, "another image reruns the cell");
+
+    // --no-cache runs it, and stores it afresh.
+    let runner = Script::new(shell_output);
+    let forced = execute_opts(&f, &runner, false);
+    assert!(!forced.cells[2].cached);
+    assert_eq!(runner.runs.load(Ordering::SeqCst), 3);
+    assert!(execute_with(&f, &Script::new(shell_output)).cells[2].cached);
+}
+
+#[test]
+fn ignored_files_do_not_rerun_a_cell() {
+    let f = fixture();
+    std::fs::write(f.root().join(".gitignore"), "/target\n").unwrap();
+    std::fs::create_dir_all(f.root().join("target")).unwrap();
+    execute_with(&f, &Script::new(shell_output));
+    std::fs::write(f.root().join("target/out"), "built").unwrap();
+    assert!(execute_with(&f, &Script::new(shell_output)).cells[2].cached);
+}
+
+#[test]
+fn nothing_is_cached_on_the_host_root_or_with_cache_false() {
+    let f = fixture();
+    let host = || {
+        let r = Script::new(shell_output);
+        *r.image.lock().unwrap() = None;
+        r
+    };
+    execute_with(&f, &host());
+    let runner = host();
+    assert!(!execute_with(&f, &runner).cells[2].cached, "the host's root is never hashed");
+    assert_eq!(runner.runs.load(Ordering::SeqCst), 3);
+
+    let mut f = fixture();
+    f.plan.matrix.as_mut().unwrap().test.cache = false;
+    execute_with(&f, &Script::new(shell_output));
+    let runner = Script::new(shell_output);
+    assert!(!execute_with(&f, &runner).cells[2].cached, "cache = false");
+    assert_eq!(runner.runs.load(Ordering::SeqCst), 3);
+    assert!(!f.dir.path().join("results/matrix").exists(), "and nothing is stored");
+}
+
+#[test]
+fn a_cell_that_writes_into_the_project_keeps_nothing() {
+    let f = fixture();
+    fn writes(k: &str, job: &Job) -> Result<CellOutput> {
+        let root = job.command.cwd.clone();
+        std::fs::write(root.join(format!("written-on-{k}")), "x").unwrap();
+        shell_output(k, job)
+    }
+    execute_with(&f, &Script::new(writes));
+    let runner = Script::new(shell_output);
+    assert!(!execute_with(&f, &runner).cells[2].cached, "the tree changed during the first run");
 }
 
 #[test]
@@ -191,6 +291,8 @@ fn test_filters_are_refused_for_cells_without_testcases() {
         cells: m.cells.clone(),
         tests: vec!["probe/*".into()],
         budget: Budget::new(2, 8192),
+        cache: None,
+        reuse: true,
     };
     let runner = Script::new(shell_output);
     let e = format!("{:#}", execute(&run, &runner).unwrap_err());

@@ -44,7 +44,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("mount", &["type", "source", "destination", "readonly", "size"]),
     ("artifact", &["source", "destination"]),
     ("test_matrix", &["name", "image", "kernel_version"]),
-    ("test", &["parallel", "timeout", "commands", "vm", "expect", "results"]),
+    ("test", &["parallel", "timeout", "commands", "vm", "expect", "results", "cache"]),
     ("expect", &["min_kernel", "reason"]),
     ("pipeline", &["name", "stages"]),
     (
@@ -271,6 +271,8 @@ pub struct TestBlockSpec {
     pub expectations: Vec<ExpectSpec>,
     /// `results`: globs of JUnit files the script writes, relative to where it runs.
     pub results: Vec<String>,
+    /// `cache = false`: never reuse a cell's result.
+    pub cache: Option<bool>,
 }
 
 /// `expect "GLOB" { min_kernel reason }`.

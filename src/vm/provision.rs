@@ -78,6 +78,18 @@ pub fn cached(key: &str) -> Result<Option<PathBuf>> {
     Ok(root.is_dir().then_some(root))
 }
 
+/// What a VM booted with provision `key` runs on, for the matrix's result cache: the key, and
+/// which kept root it is when there is one (its inode and change time: `--reprovision` swaps in a
+/// new root under the same key). Without a kept root, the key alone (the boot provisions).
+pub fn identity(key: &str) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let root = entry(key)?.join("root");
+    Ok(match std::fs::metadata(&root) {
+        Ok(m) if m.is_dir() => format!("{key} root {}.{}.{}", m.ino(), m.ctime(), m.ctime_nsec()),
+        _ => key.to_string(),
+    })
+}
+
 /// Where provision output goes, and what is said about it.
 pub struct Io<'a> {
     /// The guest's output, as the script splitter marks it (per-line steps).

@@ -13,13 +13,13 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::build::hash::Keyed;
 use crate::plan::{Plan, Stage};
+use crate::run::cache::file_sha256;
 
 /// One stored artifact file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,7 +184,7 @@ pub fn stage_key(plan: &Plan, stage: &Stage, root: &Path, k: &KeyInputs) -> Resu
         h.field("bytes", file_sha256(&root.join(rel))?.as_bytes());
     }
     if stage.commands.iter().any(|c| runs_orca(c)) {
-        h.field("orca-binary", orca_binary_sha256()?.as_bytes());
+        h.field("orca-binary", crate::run::cache::orca_sha256()?.as_bytes());
     }
     Ok(h.0.finish())
 }
@@ -203,25 +203,6 @@ fn runs_orca(command: &str) -> bool {
     command
         .split(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | ')' | '`' | '$' | '"' | '\''))
         .any(|w| w == "orca" || w.ends_with("/orca"))
-}
-
-/// The running orca's sha256, remembered in the result cache by path, size, inode and mtime
-/// (a debug orca is ~100 MiB) by the matrix's cache, which shares the memo.
-fn orca_binary_sha256() -> Result<String> {
-    static HASH: OnceLock<std::result::Result<String, String>> = OnceLock::new();
-    HASH.get_or_init(|| {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let cache = crate::run::cache::ResultCache::open().map_err(|e| format!("{e:#}"))?;
-        cache
-            .binary_sha256(&exe)
-            .map_err(|e| format!("hashing {}: {e:#}", exe.display()))
-    })
-    .clone()
-    .map_err(anyhow::Error::msg)
-}
-
-fn file_sha256(path: &Path) -> Result<String> {
-    crate::build::hash::file_sha256(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// A name made safe for one path component.

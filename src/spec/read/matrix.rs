@@ -1,5 +1,5 @@
 //! A matrix file: `test_matrix = [ { name image kernel_version } ... ]` and
-//! `test { parallel timeout commands vm expect "GLOB" { min_kernel reason } }`.
+//! `test { parallel timeout commands vm results cache expect "GLOB" { min_kernel reason } }`.
 
 use super::fields::{At, Cx, Fields};
 use super::named::{self, Words};
@@ -93,6 +93,7 @@ fn read_test(cx: &mut Cx, b: &Block) -> Option<TestBlockSpec> {
     let f = Fields::body("test", b.ident.span.clone(), &b.body);
     f.check(cx, &["expect"], &["expect"]);
     let parallel = f.get("parallel").and_then(|e| cx.bool(e, "parallel"));
+    let cache = f.get("cache").and_then(|e| cx.bool(e, "cache"));
     let timeout_secs = f.get("timeout").and_then(|e| cx.duration(e, "timeout"));
     let commands_expr = f.require(cx, "commands", "commands = [\"make test\"]");
     let commands = commands_expr.and_then(|e| {
@@ -168,6 +169,7 @@ fn read_test(cx: &mut Cx, b: &Block) -> Option<TestBlockSpec> {
         vm,
         expectations,
         results,
+        cache,
     })
 }
 
