@@ -116,7 +116,13 @@ exit $rc
 
 /// The spec nix/lib/matrix.nix gives a cell (`cellSpec`), for `commands` on `kernel`, with the
 /// guest's directories in `dir`.
-fn spec(dir: &Path, kernel: &str, commands: &[&str], results: &[&str], expectations: &[Expectation]) -> serde_json::Value {
+fn spec(
+    dir: &Path,
+    kernel: &str,
+    commands: &[&str],
+    results: &[&str],
+    expectations: &[Expectation],
+) -> serde_json::Value {
     let below: Vec<&Expectation> = expectations
         .iter()
         .filter(|e| orca::plan::KernelVersion::parse(kernel) < orca::plan::KernelVersion::parse(&e.min_kernel))
@@ -193,15 +199,26 @@ fn the_scripts_junit_becomes_the_cells_tests_with_expectations_applied() {
     let outcomes: Vec<(&str, Outcome)> = r.tests.iter().map(|t| (t.name.as_str(), t.outcome)).collect();
     assert_eq!(
         outcomes,
-        [("xdp/load", Outcome::Pass), ("tc/load", Outcome::Skip), ("cgroup_events/load", Outcome::ExpectedFail)]
+        [
+            ("xdp/load", Outcome::Pass),
+            ("tc/load", Outcome::Skip),
+            ("cgroup_events/load", Outcome::ExpectedFail)
+        ]
     );
     assert_eq!(r.tests[0].duration_ms, 41);
-    assert_eq!(r.tests[2].expectation.as_deref(), Some("needs kernel >= 5.11: uses bpf_ktime_get_coarse_ns"));
+    assert_eq!(
+        r.tests[2].expectation.as_deref(),
+        Some("needs kernel >= 5.11: uses bpf_ktime_get_coarse_ns")
+    );
     assert_eq!(r.tests[2].message.as_deref(), Some("verifier rejected it"));
     // The runner exited 1 for a failure the expectations foresaw: the cell passes, as natively.
     assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.message);
     assert!(r.message.is_none(), "{:?}", r.message);
-    assert_eq!(r.release.as_deref().map(str::is_empty), Some(false), "uname -r of the guest");
+    assert_eq!(
+        r.release.as_deref().map(str::is_empty),
+        Some(false),
+        "uname -r of the guest"
+    );
     assert_eq!(verdict, "pass\n");
     // The collected file is kept in the report.
     let kept = std::fs::read_to_string(out.path().join("results/0-suite.xml")).unwrap();
@@ -231,7 +248,12 @@ fn the_script_is_one_shell_that_stops_at_the_first_failing_line() {
     // State carries from line to line (cd, variables); `false` stops the script, so the third line
     // never runs; no results are named, so the script is the cell.
     let p = project();
-    let commands = ["mkdir -p sub && cd sub", "X=1; test \"$X\" = 1 && pwd > ../where", "false", "touch ../ran-after"];
+    let commands = [
+        "mkdir -p sub && cd sub",
+        "X=1; test \"$X\" = 1 && pwd > ../where",
+        "false",
+        "touch ../ran-after",
+    ];
     let out = run_cell(&spec(p.path(), "6.1", &commands, &[], &[]));
     let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
     let r = orca::nix::junit::cell_result(&xml, &cell("6.1", &commands), &[], Duration::ZERO).unwrap();
@@ -239,7 +261,10 @@ fn the_script_is_one_shell_that_stops_at_the_first_failing_line() {
     assert!(r.tests.is_empty(), "the script's own case is not a test: {:?}", r.tests);
     assert_eq!(r.message.as_deref(), Some("line 3 of 4 `false` exited with status 1"));
     let project = p.path().join("project");
-    assert_eq!(std::fs::read_to_string(project.join("where")).unwrap().trim(), project.join("sub").to_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(project.join("where")).unwrap().trim(),
+        project.join("sub").to_str().unwrap()
+    );
     assert!(!project.join("ran-after").exists(), "a line after the failing one ran");
     // The copy is writable and the source untouched.
     assert!(!p.path().join("source/where").exists());
@@ -250,7 +275,10 @@ fn a_glob_without_a_match_is_an_error_of_the_cell_not_a_pass() {
     let (r, verdict, _) = judged("6.1", &["true"], &["build/none/*.xml"]);
     assert_eq!(r.outcome, Outcome::Error);
     assert!(
-        r.message.as_deref().unwrap().contains("the result file glob \"build/none/*.xml\" matched no file"),
+        r.message
+            .as_deref()
+            .unwrap()
+            .contains("the result file glob \"build/none/*.xml\" matched no file"),
         "{:?}",
         r.message
     );
@@ -259,7 +287,11 @@ fn a_glob_without_a_match_is_an_error_of_the_cell_not_a_pass() {
 
 #[test]
 fn a_result_file_that_is_not_junit_is_an_error_and_a_failed_script_stays_failed() {
-    let commands = ["mkdir -p build/test-results", "echo 'thread main panicked' > build/test-results/x.xml", "exit 101"];
+    let commands = [
+        "mkdir -p build/test-results",
+        "echo 'thread main panicked' > build/test-results/x.xml",
+        "exit 101",
+    ];
     let (r, _, _) = judged("6.1", &commands, RESULTS);
     assert_eq!(r.outcome, Outcome::Fail);
     let m = r.message.unwrap();
@@ -287,9 +319,16 @@ fn a_report_that_disagrees_with_orca_is_refused() {
     let err = orca::nix::junit::cell_result(&xml, &cell("5.10", &["x"]), &[], Duration::ZERO).unwrap_err();
     assert!(format!("{err:#}").contains("nix/generated/ is stale"), "{err:#}");
     // A cell outcome the rules do not give.
-    let tampered = xml.replace(r#"name="orca.outcome" value="pass""#, r#"name="orca.outcome" value="fail""#);
-    let err = orca::nix::junit::cell_result(&tampered, &cell("5.10", &["x"]), &expectations(), Duration::ZERO).unwrap_err();
-    assert!(format!("{err:#}").contains("nix/cell_report.py disagrees with orca"), "{err:#}");
+    let tampered = xml.replace(
+        r#"name="orca.outcome" value="pass""#,
+        r#"name="orca.outcome" value="fail""#,
+    );
+    let err =
+        orca::nix::junit::cell_result(&tampered, &cell("5.10", &["x"]), &expectations(), Duration::ZERO).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("nix/cell_report.py disagrees with orca"),
+        "{err:#}"
+    );
 }
 
 #[test]

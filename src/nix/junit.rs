@@ -52,7 +52,9 @@ pub fn cell_result(xml: &str, cell: &Cell, expectations: &[Expectation], wall: D
         .collect::<Result<Vec<_>>>()
         .with_context(|| format!("cell {}", cell.id))?;
     let script = match prop("orca.script").as_deref() {
-        Some(s) => outcome_from_name(s).ok_or_else(|| fail!(Exit::Infra, "cell {}: unknown script outcome {s:?}", cell.id))?,
+        Some(s) => {
+            outcome_from_name(s).ok_or_else(|| fail!(Exit::Infra, "cell {}: unknown script outcome {s:?}", cell.id))?
+        }
         // A report not written by cell_report.py: its tests alone.
         None => Outcome::Pass,
     };
