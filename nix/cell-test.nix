@@ -1,23 +1,27 @@
-# One matrix cell as a NixOS test: boot the cell's kernel, run the behaviour suite (or the cell's
-# command) in the guest, and write junit.xml, verdict and suite.json into $out with
-# nix/cell_report.py. The test itself succeeds whenever the guest ran, so that its report is kept
-# and cached; `check` below fails when a test failed against the expectations.
-{ pkgs, orcaLib, orca, ebpf, src, cell }:
+# One matrix cell as a NixOS test: boot the cell's kernel, run the test block's script in a writable
+# copy of the project in the guest, collect the JUnit files its `results` name, and write junit.xml
+# and verdict into $out with nix/cell_report.py. The test itself succeeds whenever the guest ran, so
+# that its report is kept and cached; `check` below fails when the cell failed.
+#
+# project: the project's files as the cell sees them (nix/project.nix puts the flake's objects and
+# the guest files in place); guestPackages: what the script finds on PATH besides NixOS' own.
+{ pkgs, orcaLib, project, guestPackages, cell }:
 let
   spec = cell.spec;
   specFile = pkgs.writeText "orca-${spec.check}.json" (builtins.toJSON spec);
   results = pkgs.testers.runNixOSTest {
     name = "orca-${spec.check}";
-    # The boot, the command and the report each have their own allowance (lib/matrix.nix); the
-    # command's timeout alone would let a slow boot kill a passing cell before it reports.
+    # The boot, the script and the report each have their own allowance (lib/matrix.nix); the
+    # script's timeout alone would let a slow boot kill a passing cell before it reports.
     globalTimeout = orcaLib.globalTimeoutFor spec;
     nodes.machine = {
       boot.kernelPackages = cell.kernelPackages;
-      environment.systemPackages = [ orca pkgs.iproute2 pkgs.bpftools ];
-      environment.etc."orca/objects".source = ebpf;
-      environment.etc."orca/project".source = src;
-      virtualisation.memorySize = 1024;
-      virtualisation.cores = 2;
+      # The matrix VM spec's `modules` (orca's own guests load them from its initramfs).
+      boot.kernelModules = spec.modules;
+      environment.systemPackages = guestPackages;
+      environment.etc."orca/project".source = project;
+      virtualisation.memorySize = spec.memory_mib;
+      virtualisation.cores = spec.cpus;
     };
     testScript = ''
       ${builtins.readFile ./cell_report.py}
@@ -26,8 +30,7 @@ let
           spec = json.load(spec_file)
       machine.start()
       machine.wait_for_unit("multi-user.target", timeout=spec["boot_timeout_secs"])
-      status, output = machine.execute(spec["run"], timeout=spec["timeout_secs"])
-      write_cell_report(spec, status, output, os.environ.get("out", "."))
+      run_cell(machine, spec, os.environ.get("out", "."))
     '';
   };
 in

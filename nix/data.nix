@@ -1,8 +1,12 @@
-# nix/generated/*.json, read at evaluation time (no import-from-derivation). `orca gen` writes them
-# from configs/*.hcl; `orca gen --check` (the gen-in-sync check) keeps them in sync.
-{ root }:
+# A project's nix/generated/*.json, read at evaluation time (no import-from-derivation). `orca gen`
+# writes them from its configs/*.hcl; `orca gen --check` (the gen-in-sync check) keeps them in sync.
+# `dir` is the project's nix/generated; a missing file stops the evaluation with what to run.
+{ dir }:
 let
-  read = name: builtins.fromJSON (builtins.readFile (root + "/nix/generated/${name}.json"));
+  read = name:
+    let file = dir + "/${name}.json"; in
+    if builtins.pathExists file then builtins.fromJSON (builtins.readFile file)
+    else throw "orca: ${toString file} is missing: run `orca gen` in the project and commit nix/generated/ (a flake sees only files git tracks)";
 in
 {
   toolchain = read "toolchain";

@@ -1,8 +1,8 @@
-# packages.ebpf: every program in programs.json, compiled with the pinned clang-unwrapped and the
+# packages.ebpf: every program of a project's programs.json, compiled with the pinned clang-unwrapped and the
 # flags of toolchain.json. Unwrapped clang and stdenvNoCC: no cc-wrapper, so none of its hardening
 # flags (-fzero-call-used-regs, -fstack-protector-strong), which break BPF, reach clang; what the
 # wrapper would add (headers, resource dir) comes from clang-system.nix instead.
-{ pkgs, lib, orcaLib, data, src, clangSystem }:
+{ pkgs, lib, orcaLib, data, src, clangSystem, name ? "orca" }:
 let
   clang = clangSystem.clang;
   compile = program: orcaLib.clangCommand {
@@ -15,7 +15,7 @@ let
   };
 in
 pkgs.stdenvNoCC.mkDerivation {
-  pname = "orca-ebpf";
+  pname = "${name}-ebpf";
   version = "0";
   inherit src;
   dontConfigure = true;
@@ -39,5 +39,5 @@ pkgs.stdenvNoCC.mkDerivation {
   # The objects must not mention the store: the prefix maps above rewrite every include path.
   allowedReferences = [ ];
   passthru = { inherit clang; programs = map (p: p.name) data.programs; };
-  meta.description = "orca's eBPF objects, built with the pinned clang";
+  meta.description = "the project's eBPF objects, built with the pinned clang";
 }

@@ -67,7 +67,16 @@ fn init_in_an_existing_project_touches_nothing_that_exists() {
     assert_eq!(w["skipped"], serde_json::json!(["Makefile"]));
     assert_eq!(std::fs::read_to_string(p.join("Makefile")).unwrap(), "all:\n\ttrue\n");
     let out = ok(p, &["init"], Duration::from_secs(30));
-    assert!(out.stdout_str().contains("0 files written, 10 skipped"), "{}", out.stdout_str());
+    assert!(out.stdout_str().contains("0 files written, 15 skipped"), "{}", out.stdout_str());
+}
+
+/// The starter's nix/generated/ (what its flake reads, `orca.lib.<system>.mkChecks`) is what
+/// `orca gen` writes for its configs/, so `nix flake check` in a fresh starter sees its own cells.
+#[test]
+fn the_starters_nix_generated_is_in_sync_with_its_specs() {
+    let dir = starter();
+    let out = orca(dir.path(), &["gen", "--check"], Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "update src/init/starter/nix/generated/ with `orca gen` in a starter:\n{}{}", out.stdout_str(), out.stderr_str());
 }
 
 #[test]

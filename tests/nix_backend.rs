@@ -2,7 +2,8 @@
 //!
 //! Nix is installed here but nixpkgs cannot be fetched (no network), so a real `nix build .#ebpf`
 //! must fail fast with one clear message. The reports are written by nix/cell_report.py, the code
-//! every cell's NixOS test runs, from suite output fixtures, and read back with the backend's parser.
+//! every cell's NixOS test runs, with this host in the guest's place (its `LocalMachine`): real
+//! scripts in a copy of a project, real JUnit files collected, read back with the backend's parser.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,10 +16,6 @@ use orca::report::Outcome;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixtures() -> PathBuf {
-    root().join("tests/fixtures/nix")
 }
 
 /// Nix from PATH, or a reason to skip (only allowed outside CI).
@@ -84,42 +81,92 @@ fn missing_nix_is_one_clear_message() {
     );
 }
 
-/// Runs nix/cell_report.py as a cell's NixOS test does, into a fresh directory.
-fn cell_report(spec: &serde_json::Value, status: i32, suite: &Path) -> tempfile::TempDir {
+/// A project with a test script that writes JUnit: `tests/junit.sh NAME:VERDICT ...` writes one
+/// test case per argument into build/test-results/NAME.xml and exits 1 when one failed, as a test
+/// runner does.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("source");
+    std::fs::create_dir_all(src.join("tests")).unwrap();
+    std::fs::write(
+        src.join("tests/junit.sh"),
+        r#"#!/bin/sh
+mkdir -p build/test-results
+rc=0
+{
+  echo '<?xml version="1.0" encoding="UTF-8"?>'
+  echo '<testsuite name="suite">'
+  for t in "$@"; do
+    name=${t%%:*}
+    case ${t##*:} in
+      pass) echo "<testcase name=\"$name\" time=\"0.041\"/>" ;;
+      skip) echo "<testcase name=\"$name\"><skipped message=\"no tc\"/></testcase>" ;;
+      *) rc=1; echo "<testcase name=\"$name\"><failure message=\"verifier rejected it\">invalid func unknown#160</failure></testcase>" ;;
+    esac
+  done
+  echo '</testsuite>'
+} > build/test-results/suite.xml
+echo "ran $# tests"
+exit $rc
+"#,
+    )
+    .unwrap();
+    dir
+}
+
+/// The spec nix/lib/matrix.nix gives a cell (`cellSpec`), for `commands` on `kernel`, with the
+/// guest's directories in `dir`.
+fn spec(
+    dir: &Path,
+    kernel: &str,
+    commands: &[&str],
+    results: &[&str],
+    expectations: &[Expectation],
+) -> serde_json::Value {
+    let below: Vec<&Expectation> = expectations
+        .iter()
+        .filter(|e| orca::plan::KernelVersion::parse(kernel) < orca::plan::KernelVersion::parse(&e.min_kernel))
+        .collect();
+    serde_json::json!({
+        "id": format!("kernel-{kernel}/0"),
+        "check": format!("matrix-kernel-{}-0", kernel.replace('.', "_")),
+        "kernel": kernel,
+        "command": commands.join("\n"),
+        "commands": commands,
+        "results": results,
+        "timeout_secs": 60,
+        "boot_timeout_secs": 600,
+        "expectations": below,
+        "source": dir.join("source"),
+        "project_dir": dir.join("project"),
+        "workdir": dir.join("project"),
+        "cpus": 2, "memory_mib": 1024, "modules": [],
+    })
+}
+
+/// Runs nix/cell_report.py as a cell's NixOS test does, this host standing in for the guest.
+fn run_cell(spec: &serde_json::Value) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
     let spec_file = out.path().join("spec.json");
     std::fs::write(&spec_file, spec.to_string()).unwrap();
-    let st = Command::new("python3")
+    let res = Command::new("python3")
         .arg(root().join("nix/cell_report.py"))
         .arg(&spec_file)
-        .arg(status.to_string())
-        .arg(suite)
         .arg(out.path())
-        .status()
+        .output()
         .expect("python3 runs");
-    assert!(st.success());
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     std::fs::remove_file(spec_file).unwrap();
     out
 }
 
-fn spec(kernel: &str) -> serde_json::Value {
-    let mut s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("spec-5.10.json")).unwrap()).unwrap();
-    s["kernel"] = kernel.into();
-    s["id"] = format!("kernel-{kernel}/0").into();
-    if kernel != "5.10" {
-        s["expectations"] = serde_json::json!([]);
-    }
-    s
-}
-
-fn cell(kernel: &str) -> Cell {
+fn cell(kernel: &str, commands: &[&str]) -> Cell {
     Cell {
         id: format!("kernel-{kernel}/0"),
         name: format!("kernel-{kernel}"),
         image: "host".into(),
         kernel: kernel.into(),
-        command: "orca suite --json".into(),
+        command: commands.join("\n"),
         unavailable: None,
     }
 }
@@ -127,115 +174,161 @@ fn cell(kernel: &str) -> Cell {
 fn expectations() -> Vec<Expectation> {
     vec![Expectation {
         test: "cgroup_events/*".into(),
-        min_kernel: "5.17".into(),
-        reason: Some("uses bpf_loop".into()),
+        min_kernel: "5.11".into(),
+        reason: Some("uses bpf_ktime_get_coarse_ns".into()),
     }]
 }
 
-#[test]
-fn committed_cell_result_is_what_cell_report_writes() {
-    let fresh = cell_report(&spec("5.10"), 1, &fixtures().join("suite-5.10.json"));
-    for name in ["junit.xml", "verdict", "suite.json"] {
-        let committed = std::fs::read_to_string(fixtures().join("result-kernel-5_10-0").join(name)).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(fresh.path().join(name)).unwrap(),
-            committed,
-            "{name}"
-        );
-    }
+/// The cell as the nix backend reports it, and the first line of its verdict file.
+fn judged(kernel: &str, commands: &[&str], results: &[&str]) -> (orca::report::CellResult, String, tempfile::TempDir) {
+    let p = project();
+    let out = run_cell(&spec(p.path(), kernel, commands, results, &expectations()));
+    let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    let r = orca::nix::junit::cell_result(&xml, &cell(kernel, commands), &expectations(), Duration::from_secs(90))
+        .unwrap_or_else(|e| panic!("{e:#}\n{xml}"));
+    let verdict = std::fs::read_to_string(out.path().join("verdict")).unwrap();
+    (r, verdict, out)
 }
 
+const RESULTS: &[&str] = &["build/test-results/*.xml"];
+
 #[test]
-fn old_kernel_failures_are_expected_failures() {
-    let xml = std::fs::read_to_string(fixtures().join("result-kernel-5_10-0/junit.xml")).unwrap();
-    let r = orca::nix::junit::cell_result(&xml, &cell("5.10"), &expectations(), Duration::from_secs(90)).unwrap();
-    assert_eq!(r.release.as_deref(), Some("5.10.247"));
-    assert_eq!(r.kernel.as_deref(), Some("5.10"));
-    assert_eq!(r.duration_ms, 90_000);
+fn the_scripts_junit_becomes_the_cells_tests_with_expectations_applied() {
+    let tests = "sh tests/junit.sh xdp/load:pass tc/load:skip cgroup_events/load:fail";
+    let (r, verdict, out) = judged("5.10", &["mkdir -p build", tests], RESULTS);
     let outcomes: Vec<(&str, Outcome)> = r.tests.iter().map(|t| (t.name.as_str(), t.outcome)).collect();
     assert_eq!(
         outcomes,
         [
-            ("xdp_blocklist/load", Outcome::Pass),
-            ("xdp_blocklist/ipv4_blocked", Outcome::Pass),
-            ("tc_egress_policy/load", Outcome::Skip),
-            ("cgroup_events/load", Outcome::ExpectedFail),
-            ("cgroup_events/ringbuf_events", Outcome::ExpectedFail),
+            ("xdp/load", Outcome::Pass),
+            ("tc/load", Outcome::Skip),
+            ("cgroup_events/load", Outcome::ExpectedFail)
         ]
     );
-    let load = &r.tests[3];
-    assert_eq!(load.expectation.as_deref(), Some("needs kernel >= 5.17: uses bpf_loop"));
-    assert_eq!(
-        load.message.as_deref(),
-        Some("program cgroup_events: verifier rejected it")
-    );
-    assert!(load.log.as_deref().unwrap().contains("bpf_loop#181"));
     assert_eq!(r.tests[0].duration_ms, 41);
-    assert_eq!(r.outcome, Outcome::Pass, "expected failures match their expectation");
-    assert!(r.message.is_none());
     assert_eq!(
-        std::fs::read_to_string(fixtures().join("result-kernel-5_10-0/verdict")).unwrap(),
-        "pass\n"
+        r.tests[2].expectation.as_deref(),
+        Some("needs kernel >= 5.11: uses bpf_ktime_get_coarse_ns")
     );
+    assert_eq!(r.tests[2].message.as_deref(), Some("verifier rejected it"));
+    // The runner exited 1 for a failure the expectations foresaw: the cell passes, as natively.
+    assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.message);
+    assert!(r.message.is_none(), "{:?}", r.message);
+    assert_eq!(
+        r.release.as_deref().map(str::is_empty),
+        Some(false),
+        "uname -r of the guest"
+    );
+    assert_eq!(verdict, "pass\n");
+    // The collected file is kept in the report.
+    let kept = std::fs::read_to_string(out.path().join("results/0-suite.xml")).unwrap();
+    assert!(kept.contains("cgroup_events/load"));
 }
 
 #[test]
-fn regressions_fail_the_cell_and_its_check() {
-    let out = cell_report(&spec("6.1"), 1, &fixtures().join("suite-6.1-regressions.json"));
-    let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
-    let r = orca::nix::junit::cell_result(&xml, &cell("6.1"), &expectations(), Duration::ZERO).unwrap();
-    assert_eq!(r.tests[1].outcome, Outcome::Fail);
-    assert_eq!(
-        r.tests[1].message.as_deref(),
-        Some("packet from 10.0.0.1 passed; expected XDP_DROP")
-    );
-    assert_eq!(r.tests[2].outcome, Outcome::Pass, "6.1 is above min_kernel");
+fn a_regression_fails_the_cell_and_its_check() {
+    let tests = "sh tests/junit.sh xdp/load:pass cgroup_events/load:fail";
+    let (r, verdict, _) = judged("6.1", &[tests], RESULTS);
+    assert_eq!(r.tests[1].outcome, Outcome::Fail, "6.1 is above min_kernel");
     assert_eq!(r.outcome, Outcome::Fail);
-    assert_eq!(r.message.as_deref(), Some("failed: xdp_blocklist/ipv4_blocked"));
-    let verdict = std::fs::read_to_string(out.path().join("verdict")).unwrap();
-    assert_eq!(
-        verdict, "fail\nfail: xdp_blocklist/ipv4_blocked\n",
-        "the check derivation fails on this"
-    );
+    assert!(verdict.starts_with("fail\n"), "{verdict}");
+    assert!(verdict.contains("fail: cgroup_events/load"), "{verdict}");
 }
 
 #[test]
 fn a_pass_below_min_kernel_is_an_unexpected_pass() {
-    let out = cell_report(&spec("5.10"), 0, &fixtures().join("suite-6.1-regressions.json"));
+    let (r, verdict, _) = judged("5.10", &["sh tests/junit.sh cgroup_events/load:pass"], RESULTS);
+    assert_eq!(r.tests[0].outcome, Outcome::UnexpectedPass);
+    assert_eq!(r.outcome, Outcome::UnexpectedPass);
+    assert!(verdict.contains("unexpected-pass: cgroup_events/load"), "{verdict}");
+}
+
+#[test]
+fn the_script_is_one_shell_that_stops_at_the_first_failing_line() {
+    // State carries from line to line (cd, variables); `false` stops the script, so the third line
+    // never runs; no results are named, so the script is the cell.
+    let p = project();
+    let commands = [
+        "mkdir -p sub && cd sub",
+        "X=1; test \"$X\" = 1 && pwd > ../where",
+        "false",
+        "touch ../ran-after",
+    ];
+    let out = run_cell(&spec(p.path(), "6.1", &commands, &[], &[]));
     let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
-    let r = orca::nix::junit::cell_result(&xml, &cell("5.10"), &expectations(), Duration::ZERO).unwrap();
-    assert_eq!(r.tests[2].outcome, Outcome::UnexpectedPass);
-    assert!(r.tests[2].outcome.is_failure());
-    assert!(
-        std::fs::read_to_string(out.path().join("verdict"))
-            .unwrap()
-            .contains("unexpected-pass: cgroup_events/ringbuf_events")
+    let r = orca::nix::junit::cell_result(&xml, &cell("6.1", &commands), &[], Duration::ZERO).unwrap();
+    assert_eq!(r.outcome, Outcome::Fail);
+    assert!(r.tests.is_empty(), "the script's own case is not a test: {:?}", r.tests);
+    assert_eq!(r.message.as_deref(), Some("line 3 of 4 `false` exited with status 1"));
+    let project = p.path().join("project");
+    assert_eq!(
+        std::fs::read_to_string(project.join("where")).unwrap().trim(),
+        project.join("sub").to_str().unwrap()
     );
+    assert!(!project.join("ran-after").exists(), "a line after the failing one ran");
+    // The copy is writable and the source untouched.
+    assert!(!p.path().join("source/where").exists());
 }
 
 #[test]
-fn a_report_that_disagrees_with_orcas_expectations_is_refused() {
-    let xml = std::fs::read_to_string(fixtures().join("result-kernel-5_10-0/junit.xml")).unwrap();
+fn a_glob_without_a_match_is_an_error_of_the_cell_not_a_pass() {
+    let (r, verdict, _) = judged("6.1", &["true"], &["build/none/*.xml"]);
+    assert_eq!(r.outcome, Outcome::Error);
+    assert!(
+        r.message
+            .as_deref()
+            .unwrap()
+            .contains("the result file glob \"build/none/*.xml\" matched no file"),
+        "{:?}",
+        r.message
+    );
+    assert_eq!(verdict.lines().next(), Some("fail"));
+}
+
+#[test]
+fn a_result_file_that_is_not_junit_is_an_error_and_a_failed_script_stays_failed() {
+    let commands = [
+        "mkdir -p build/test-results",
+        "echo 'thread main panicked' > build/test-results/x.xml",
+        "exit 101",
+    ];
+    let (r, _, _) = judged("6.1", &commands, RESULTS);
+    assert_eq!(r.outcome, Outcome::Fail);
+    let m = r.message.unwrap();
+    assert!(m.contains("the script exited with status 101"), "{m}");
+    assert!(m.contains("is not JUnit XML"), "{m}");
+}
+
+#[test]
+fn a_script_past_its_timeout_is_an_error() {
+    let p = project();
+    let mut s = spec(p.path(), "6.1", &["sleep 30"], &[], &[]);
+    s["timeout_secs"] = 2.into();
+    let out = run_cell(&s);
+    let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    let r = orca::nix::junit::cell_result(&xml, &cell("6.1", &["sleep 30"]), &[], Duration::ZERO).unwrap();
+    assert_eq!(r.outcome, Outcome::Error);
+    assert!(r.message.unwrap().contains("did not finish within its timeout of 2 s"));
+}
+
+#[test]
+fn a_report_that_disagrees_with_orca_is_refused() {
+    let (_, _, out) = judged("5.10", &["sh tests/junit.sh cgroup_events/load:fail"], RESULTS);
+    let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
     // The flake applied an expectation orca does not have (stale nix/generated/).
-    let err = orca::nix::junit::cell_result(&xml, &cell("5.10"), &[], Duration::ZERO).unwrap_err();
+    let err = orca::nix::junit::cell_result(&xml, &cell("5.10", &["x"]), &[], Duration::ZERO).unwrap_err();
     assert!(format!("{err:#}").contains("nix/generated/ is stale"), "{err:#}");
-}
-
-#[test]
-fn a_suite_without_its_json_report_is_an_error_of_the_cell() {
-    let out = tempfile::tempdir().unwrap();
-    let spec_file = out.path().join("spec.json");
-    std::fs::write(&spec_file, spec("6.1").to_string()).unwrap();
-    let crash = out.path().join("crash.txt");
-    std::fs::write(&crash, "thread 'main' panicked at src/suite/mod.rs:1:1\n").unwrap();
-    let res = Command::new("python3")
-        .arg(root().join("nix/cell_report.py"))
-        .args([&spec_file, Path::new("101"), &crash, out.path()])
-        .output()
-        .unwrap();
-    assert!(!res.status.success(), "the NixOS test must fail (and not be cached)");
-    assert!(String::from_utf8_lossy(&res.stderr).contains("without its JSON report"));
-    assert!(!out.path().join("junit.xml").exists());
+    // A cell outcome the rules do not give.
+    let tampered = xml.replace(
+        r#"name="orca.outcome" value="pass""#,
+        r#"name="orca.outcome" value="fail""#,
+    );
+    let err =
+        orca::nix::junit::cell_result(&tampered, &cell("5.10", &["x"]), &expectations(), Duration::ZERO).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("nix/cell_report.py disagrees with orca"),
+        "{err:#}"
+    );
 }
 
 #[test]

@@ -74,6 +74,11 @@ fn json(project: &Path, attr: &str) -> Option<Value> {
     Some(serde_json::from_str(&ok(&out)).unwrap())
 }
 
+/// `nix show-derivation --recursive` of `attr`.
+fn nix_show(project: &Path, attr: &str) -> Option<Output> {
+    nix(project, &["show-derivation", "--recursive"], Some(attr))
+}
+
 /// The environment of the derivation behind `attr` (`nix show-derivation`).
 fn drv_env(project: &Path, attr: &str) -> Option<serde_json::Map<String, Value>> {
     let out = nix(project, &["show-derivation"], Some(attr))?;
@@ -126,6 +131,32 @@ fn every_flake_output_evaluates_against_the_stand_in() {
     let command = matrix["cells"][1]["timeout_secs"].as_u64().unwrap();
     assert!(global > command, "globalTimeout {global} leaves the boot nothing beyond the command's {command} s");
     assert!(results["testScript"].as_str().unwrap().contains("timeout=spec[\"boot_timeout_secs\"]"));
+    assert!(results["testScript"].as_str().unwrap().contains("run_cell(machine, spec,"));
+    // The matrix VM spec's modules are loaded in the guest.
+    assert_eq!(results["kernelModules"].as_str(), Some("veth sch_ingress cls_bpf"), "{results:?}");
+
+    // The cell runs the project's own script and collects its JUnit: no `orca suite` anywhere.
+    let spec = json(p.path(), "checks.x86_64-linux.matrix-6_1.spec").unwrap();
+    assert_eq!(spec["commands"], matrix["commands"]);
+    assert_eq!(spec["results"], serde_json::json!(["build/test-results/*.xml"]));
+    assert_eq!((spec["project_dir"].as_str(), spec["workdir"].as_str()), (Some("/firewall"), Some("/firewall")));
+    // The copy of the project it runs in has the objects where `orca build` puts them and the
+    // firewall's suite (packages.firewall) where `cargo build --release -p firewall` leaves it.
+    let etc = results["etc"].as_str().unwrap();
+    let project = etc.strip_prefix("orca/project=").expect(etc);
+    let drvs: Value = serde_json::from_str(&ok(&nix_show(p.path(), "checks.x86_64-linux.matrix-6_1.results").unwrap())).unwrap();
+    let cell_project = drvs
+        .as_object()
+        .unwrap()
+        .values()
+        .find_map(|d| d["env"]["buildCommand"].as_str().filter(|_| d["env"]["out"] == project))
+        .expect("the cell's project derivation")
+        .to_string();
+    let firewall = drv_env(p.path(), "packages.x86_64-linux.firewall").unwrap();
+    assert!(cell_project.contains(&format!("ln -s {}/bin/firewall-suite $out/target/release/firewall-suite", firewall["out"].as_str().unwrap())), "{cell_project}");
+    for program in ["xdp_blocklist", "tc_egress_policy", "cgroup_events"] {
+        assert!(cell_project.contains(&format!("$out/build/ebpf/{program}.o")), "{cell_project}");
+    }
 }
 
 #[test]
@@ -164,4 +195,129 @@ fn a_store_path_as_an_attribute_name_fails_the_check() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the check passed a store path as an attribute name:\n{stderr}");
     assert!(stderr.contains("is not allowed to refer to a store path"), "{stderr}");
+}
+
+/// `orca init` in a temporary folder outside the repository, its flake pointed at a copy of this
+/// repository (`inputs.orca.url = "path:…"`, the one edit the starter asks for) and nixpkgs (which
+/// the starter takes from orca: `nixpkgs.follows = "orca/nixpkgs"`) redirected to the stand-in.
+fn outside_project(orca_copy: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!dir.path().starts_with(root()), "the outside project must not sit inside orca's tree");
+    let out = Command::new(env!("CARGO_BIN_EXE_orca")).arg("init").current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let flake = dir.path().join("flake.nix");
+    let text = std::fs::read_to_string(&flake).unwrap();
+    let placeholder = "orca.url = \"path:/path/to/orca\";";
+    assert!(text.contains(placeholder), "the starter's flake changed shape; update this test");
+    std::fs::write(&flake, text.replace(placeholder, &format!("orca.url = \"path:{}\";", orca_copy.display()))).unwrap();
+    dir
+}
+
+/// `nix <args…> path:<outside project>#<attr>` with orca's nixpkgs replaced by the stand-in.
+fn outside(project: &Path, orca_copy: &Path, args: &[&str], attr: Option<&str>) -> Option<Output> {
+    if !Command::new("nix").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        orca::ci::skip_or_fail("nix is not installed (bash .ci/setup installs nix-bin)");
+        return None;
+    }
+    let flake = format!("path:{}", project.display());
+    let target = match attr {
+        Some(a) => format!("{flake}#{a}"),
+        None => flake,
+    };
+    let stand_in = format!("path:{}", orca_copy.join("tests/nix/stand-in").display());
+    let out = Command::new("nix")
+        .args(["--extra-experimental-features", "nix-command flakes"])
+        .args(args)
+        .args(["--no-write-lock-file", "--override-input", "orca/nixpkgs", &stand_in, &target])
+        .output()
+        .unwrap();
+    Some(out)
+}
+
+#[test]
+fn an_outside_flake_gets_its_package_checks_and_shell_from_its_own_specs() {
+    let orca_copy = copy_project();
+    let p = outside_project(orca_copy.path());
+    let eval = |attr: &str| -> Option<Value> {
+        let out = outside(p.path(), orca_copy.path(), &["eval", "--json"], Some(attr))?;
+        Some(serde_json::from_str(&ok(&out)).unwrap())
+    };
+    let names = ["eval", "--json", "--apply", "builtins.attrNames"];
+    let Some(out) = outside(p.path(), orca_copy.path(), &names, Some("checks.x86_64-linux")) else { return };
+    let checks: Vec<String> = serde_json::from_str(&ok(&out)).unwrap();
+    // The project's own cells (its nix/generated/matrix.json, what `orca gen` writes for the
+    // starter's configs/): each a check, or unavailable with a reason, never both or neither.
+    let matrix: Value = serde_json::from_str(&std::fs::read_to_string(p.path().join("nix/generated/matrix.json")).unwrap()).unwrap();
+    let cells: Vec<&str> = matrix["cells"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
+    assert_eq!(cells, ["matrix-5_10", "matrix-6_1", "matrix-6_12"], "the starter's three kernels");
+    let unavailable = eval("legacyPackages.x86_64-linux.orca.unavailable").unwrap();
+    for c in &cells {
+        assert!(checks.iter().any(|k| k == c) != unavailable.get(*c).is_some(), "{c}: {checks:?} {unavailable}");
+    }
+    let mut want: Vec<String> = cells.iter().filter(|c| unavailable.get(**c).is_none()).map(|c| c.to_string()).collect();
+    want.push("gen-in-sync".into());
+    want.sort();
+    assert_eq!(checks, want, "exactly its cells the stand-in boots, and gen-in-sync");
+    // Its cells run its script (`make test`) and collect its JUnit, in /project as its VM spec says.
+    let spec = eval("checks.x86_64-linux.matrix-6_1.spec").unwrap();
+    assert_eq!(spec["commands"], serde_json::json!(["make test"]));
+    assert_eq!(spec["results"], serde_json::json!(["build/test-results/*.xml"]));
+    assert_eq!(spec["project_dir"], "/project");
+
+    // Its eBPF package compiles its own program, and the dev shell has its clang pin.
+    let ebpf = {
+        let out = outside(p.path(), orca_copy.path(), &["show-derivation"], Some("packages.x86_64-linux.ebpf")).unwrap();
+        let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+        v.as_object().unwrap().values().next().unwrap()["env"].clone()
+    };
+    let build = ebpf["buildPhase"].as_str().unwrap();
+    assert!(build.contains("'bpf/hello.bpf.c'") && build.contains("clang-19.1.7"), "{build}");
+    assert!(!build.contains("xdp_blocklist"), "orca's own programs leaked into the project's package");
+    let shell = outside(p.path(), orca_copy.path(), &["show-derivation"], Some("devShells.x86_64-linux.default")).unwrap();
+    assert!(ok(&shell).contains("ORCA_CLANG_RESOURCE_DIR"));
+
+    // And the whole flake passes `nix flake check` without building.
+    ok(&outside(p.path(), orca_copy.path(), &["flake", "check", "--no-build"], None).unwrap());
+}
+
+#[test]
+fn the_template_is_the_starter_orca_init_writes() {
+    let orca_copy = copy_project();
+    let from_template = tempfile::tempdir().unwrap();
+    if !Command::new("nix").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        orca::ci::skip_or_fail("nix is not installed (bash .ci/setup installs nix-bin)");
+        return;
+    }
+    let out = Command::new("nix")
+        .args(["--extra-experimental-features", "nix-command flakes", "flake", "init", "-t"])
+        .arg(format!("path:{}", orca_copy.path().display()))
+        .current_dir(from_template.path())
+        .output()
+        .unwrap();
+    ok(&out);
+    let from_init = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_orca")).arg("init").current_dir(from_init.path()).output().unwrap();
+    assert!(out.status.success());
+    let files = |d: &Path| {
+        let mut v = Vec::new();
+        fn walk(base: &Path, d: &Path, v: &mut Vec<(String, Vec<u8>)>) {
+            for e in std::fs::read_dir(d).unwrap().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    walk(base, &e.path(), v);
+                } else {
+                    let rel = e.path().strip_prefix(base).unwrap().display().to_string();
+                    v.push((rel, std::fs::read(e.path()).unwrap()));
+                }
+            }
+        }
+        walk(d, d, &mut v);
+        v.sort();
+        v
+    };
+    let (a, b) = (files(from_template.path()), files(from_init.path()));
+    assert_eq!(
+        a.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        b.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(a == b, "a file differs between the template and orca init");
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use orca::plan::{Cell, Expectation, Kernel, Matrix, Plan, Program, TestSpec, Toolchain};
+use orca::plan::{Cell, Expectation, Kernel, Matrix, Mount, Plan, Program, TestSpec, Toolchain, Vm};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -72,6 +72,9 @@ fn check_reports_missing_files() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("+++ b/nix/generated/matrix.json"));
 }
 
+/// The project's matrix command: the firewall's suite binary, writing JUnit the matrix collects.
+const SUITE: &str = "target/release/firewall-suite --objects build/ebpf --junit build/test-results/suite.xml";
+
 fn project_like_plan() -> Plan {
     let kernel = |v: &str, attr: Option<&str>| Kernel {
         version: v.into(),
@@ -84,7 +87,7 @@ fn project_like_plan() -> Plan {
         name: format!("kernel-{k}"),
         image: "host".into(),
         kernel: k.into(),
-        command: "orca suite --json".into(),
+        command: SUITE.into(),
         unavailable: None,
     };
     let program = |name: &str| Program {
@@ -117,12 +120,12 @@ fn project_like_plan() -> Plan {
         matrix: Some(Matrix {
             file: "configs/ebpf-test-matrix.hcl".into(),
             test: TestSpec {
-                results: vec![],
+                results: vec!["build/test-results/*.xml".into()],
                 cache: true,
                 parallel: true,
                 timeout_secs: 600,
-                commands: vec!["orca suite --json".into()],
-                vm: None,
+                commands: vec![SUITE.into()],
+                vm: Some("ebpf-test".into()),
                 expectations: vec![Expectation {
                     test: "cgroup_events/*".into(),
                     min_kernel: "5.17".into(),
@@ -131,6 +134,25 @@ fn project_like_plan() -> Plan {
             },
             cells: ["5.10", "6.1", "6.12", "7.2"].map(cell).to_vec(),
         }),
+        vms: vec![Vm {
+            name: "ebpf-test".into(),
+            file: "configs/ebpf-test.hcl".into(),
+            image: "host".into(),
+            kernel: None,
+            cpus: 2,
+            memory_mib: 1024,
+            disk_mib: None,
+            mounts: vec![Mount::Share {
+                source: ".".into(),
+                destination: "/firewall".into(),
+                readonly: false,
+            }],
+            provision: vec![],
+            artifacts: vec![],
+            network: false,
+            modules: vec!["veth".into(), "sch_ingress".into(), "cls_bpf".into()],
+            workdir: None,
+        }],
         ..Plan::default()
     }
 }

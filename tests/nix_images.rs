@@ -168,6 +168,25 @@ test {
 }
 "#;
 
+/// The guest script of an image cell: valid bash, the project linked where the spec's `source`
+/// says, and nixpkgs' python3 running nix/cell_report.py on the cell's spec file last.
+fn check_guest_script(script: &str, check: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("guest.sh");
+    std::fs::write(&file, script).unwrap();
+    let syntax = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(syntax.status.success(), "bash -n: {}\n{script}", text(&syntax));
+    assert!(script.contains(" /etc/orca/project\n"), "{script}");
+    let last = script.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("exec /nix/store/")
+            && last.contains("-python3-")
+            && last.contains("-cell_report.py /nix/store/")
+            && last.ends_with(&format!("-orca-{check}.json \"$out\"")),
+        "{last}"
+    );
+}
+
 #[test]
 fn a_matrix_over_images_evaluates_to_image_checks_and_unavailable_cells() {
     let p = copy_project();
@@ -201,10 +220,11 @@ fn a_matrix_over_images_evaluates_to_image_checks_and_unavailable_cells() {
       names = builtins.attrNames checks;
       d12 = {
         disk = checks.matrix-d12.diskImage.drvAttrs;
-        guest = checks.matrix-d12.guest.drvAttrs;
+        guest = checks.matrix-d12.results.drvAttrs;
         script = checks.matrix-d12.script.drvAttrs.text;
+        inherit (checks.matrix-d12) spec;
       };
-      d13 = { disk = checks.matrix-d13.diskImage.drvAttrs; guest = checks.matrix-d13.guest.drvAttrs; };
+      d13 = { disk = checks.matrix-d13.diskImage.drvAttrs; guest = checks.matrix-d13.results.drvAttrs; };
       host = checks.matrix-host.results.drvAttrs.name;
     }"#;
     let out = nix(p.path(), &["eval", "--json", "--apply", apply], "checks.x86_64-linux").unwrap();
@@ -231,11 +251,18 @@ fn a_matrix_over_images_evaluates_to_image_checks_and_unavailable_cells() {
     assert!(guest["diskImage"].as_str().unwrap().ends_with("-debian12x86_64-disk-image"), "{}", guest["diskImage"]);
     let command = guest["buildCommand"].as_str().unwrap();
     assert!(command.contains("-orca-matrix-d12-guest.sh"), "{command}");
-    // The provision line that is not apt-get runs in the VM; the apt-get ones do not.
+    assert_eq!(guest["name"], "orca-matrix-d12-results");
+    // The provision line that is not apt-get runs in the VM; the apt-get ones do not. Then the
+    // guest hands over to cell_report.py (nixpkgs' python3) on the cell's spec: the test block's
+    // script, its results and the report, as in a NixOS cell.
     let script = c["d12"]["script"].as_str().unwrap();
+    check_guest_script(script, "matrix-d12");
     assert!(script.contains("{ go version\n}"), "{script}");
     assert!(!script.contains("apt-get"), "{script}");
-    assert!(script.contains("CI=true make test"), "{script}");
+    let spec = &c["d12"]["spec"];
+    assert_eq!(spec["commands"], serde_json::json!(["make test"]), "{spec}");
+    assert_eq!(spec["image"], "flywall-builder", "{spec}");
+    assert_eq!(spec["source"], "/etc/orca/project", "{spec}");
 
     // d13-minimal: Debian 13's builder, nothing added but the provision's packages, kernel 6.12.
     assert_eq!(c["d13"]["disk"]["name"], "debian13x86_64-disk-image");
@@ -248,4 +275,95 @@ fn a_matrix_over_images_evaluates_to_image_checks_and_unavailable_cells() {
 
     // The whole flake still checks.
     nix(p.path(), &["flake", "check", "--no-build"], "").unwrap();
+}
+
+/// `orca init` in a temporary folder outside the repository, its flake pointed at `orca_copy`
+/// (the one edit the starter asks for), its matrix moved onto distro images: 6.1 on debian-12, a
+/// cell `u20` on ubuntu-20.04 added, 5.10 and 6.12 left on the host.
+fn outside_project_on_images(orca_copy: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!dir.path().starts_with(root()), "the outside project must not sit inside orca's tree");
+    let orca = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_orca")).args(args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "orca {args:?}: {}", text(&out));
+    };
+    orca(&["init"]);
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = dir.path().join(file);
+        let t = std::fs::read_to_string(&path).unwrap();
+        assert!(t.contains(from), "the starter's {file} changed shape; update this test");
+        std::fs::write(&path, t.replacen(from, to, 1)).unwrap();
+    };
+    edit("flake.nix", "orca.url = \"path:/path/to/orca\";", &format!("orca.url = \"path:{}\";", orca_copy.display()));
+    edit(
+        "configs/ebpf-test-matrix.hcl",
+        "name           = \"6.1\"\n    image          = \"host\"",
+        "name           = \"6.1\"\n    image          = \"debian-12\"",
+    );
+    edit(
+        "configs/ebpf-test-matrix.hcl",
+        "test_matrix = [\n",
+        "test_matrix = [\n  { name = \"u20\", image = \"ubuntu-20.04\", kernel_version = \"6.1\" },\n",
+    );
+    orca(&["gen"]);
+    dir
+}
+
+#[test]
+fn an_outside_flake_gets_image_cells_from_orcas_library() {
+    let orca_copy = copy_project();
+    let p = outside_project_on_images(orca_copy.path());
+    if !Command::new("nix").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        orca::ci::skip_or_fail("nix is not installed (bash .ci/setup installs nix-bin)");
+        return;
+    }
+    // `nix <args…> path:<outside project>#<attr>` with orca's nixpkgs replaced by the stand-in.
+    let outside = |args: &[&str], attr: &str| -> Output {
+        let stand_in = format!("path:{}", orca_copy.path().join("tests/nix/stand-in").display());
+        let target = match attr {
+            "" => format!("path:{}", p.path().display()),
+            a => format!("path:{}#{a}", p.path().display()),
+        };
+        let out = Command::new("nix")
+            .args(["--extra-experimental-features", "nix-command flakes"])
+            .args(args)
+            .args(["--no-write-lock-file", "--override-input", "orca/nixpkgs", &stand_in, &target])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "nix {args:?} {attr}: {}", text(&out));
+        out
+    };
+    let unavailable: Value =
+        serde_json::from_slice(&outside(&["eval", "--json"], "legacyPackages.x86_64-linux.orca.unavailable").stdout).unwrap();
+    let why = unavailable["matrix-u20"].as_str().unwrap_or_default();
+    assert!(why.starts_with("cell u20: image ubuntu-20.04: nixpkgs "), "{unavailable}");
+    assert!(why.contains("has no vmTools.diskImageFuns.ubuntu2004x86_64"), "{unavailable}");
+    // 5.10 is unavailable for its kernel (the stand-in builds it without BTF), as on the host.
+    assert!(unavailable["matrix-5_10"].as_str().unwrap_or_default().contains("without CONFIG_DEBUG_INFO_BTF"), "{unavailable}");
+    assert_eq!(unavailable.as_object().unwrap().len(), 2, "only u20 and 5.10: {unavailable}");
+
+    let apply = r#"checks: {
+      names = builtins.attrNames checks;
+      disk = checks.matrix-6_1.diskImage.drvAttrs.name;
+      guest = checks.matrix-6_1.results.drvAttrs;
+      script = checks.matrix-6_1.script.drvAttrs.text;
+      inherit (checks.matrix-6_1) spec;
+      host = checks.matrix-6_12.results.drvAttrs.name;
+    }"#;
+    let c: Value = serde_json::from_slice(&outside(&["eval", "--json", "--apply", apply], "checks.x86_64-linux").stdout).unwrap();
+    assert_eq!(c["names"], serde_json::json!(["gen-in-sync", "matrix-6_1", "matrix-6_12"]), "{c}");
+    // 6.1 on Debian 12: nixpkgs' builder, the cell's kernel, the project's own script and results
+    // through cell_report.py in the guest.
+    assert_eq!(c["disk"], "debian12x86_64-disk-image");
+    assert!(c["guest"]["vmKernel"].as_str().unwrap().ends_with("-linux-6.1.159"), "{}", c["guest"]["vmKernel"]);
+    assert_eq!(c["guest"]["memSize"], 1024, "the starter's 512 MB raised to a guest's 1024");
+    check_guest_script(c["script"].as_str().unwrap(), "matrix-6_1");
+    assert_eq!(c["spec"]["commands"], serde_json::json!(["make test"]));
+    assert_eq!(c["spec"]["results"], serde_json::json!(["build/test-results/*.xml"]));
+    assert_eq!(c["spec"]["project_dir"], "/project");
+    assert_eq!(c["spec"]["image"], "debian-12");
+    // 6.12 stays a NixOS test.
+    assert!(c["host"].as_str().unwrap().starts_with("vm-test-run-"), "{}", c["host"]);
+
+    outside(&["flake", "check", "--no-build"], "");
 }

@@ -154,9 +154,9 @@ rec {
 
   # An image name -> how the Nix backend boots it:
   #   { available = true; host = true; name; } for the host root (the cell's NixOS test VM), or
-  #   { available = true; host = false; name; attr; args; run; memoryMib; cpus; } where
+  #   { available = true; host = false; name; attr; args; run; } where
   #     `vmTools.diskImageFuns.${attr} args` builds the image and `run` are the provision lines
-  #     left to run in the VM, or
+  #     left to run in the VM (its memory and CPUs are the cell's, matrix.nix `guestFor`), or
   #   { available = false; name; reason; }: no nixpkgs counterpart at this pin, or a provision line
   #     that cannot become a package list. Never another image in its place.
   # images: images.json's `images`; matrixVm: its `matrix_vm` (or null); vmTools: the pin's.
@@ -167,7 +167,7 @@ rec {
       stem = distroStems.${image.archive}.${image.suite} or null;
       arch = archSuffix.${system} or null;
       attr = "${stem}${arch}";
-      vm = if matrixVm == null then { provision = [ ]; disk_mib = null; memory_mib = 1024; cpus = 2; } else matrixVm;
+      vm = if matrixVm == null then { provision = [ ]; disk_mib = null; } else matrixVm;
       provision = parseProvision vm.provision;
       size = if vm.disk_mib != null && vm.disk_mib > defaultSizeMib then { size = vm.disk_mib; } else { };
     in
@@ -192,8 +192,6 @@ rec {
         inherit name attr;
         args = { extraPackages = sortUnique (image.packages ++ provision.packages); } // size;
         run = provision.run;
-        memoryMib = vm.memory_mib;
-        inherit (vm) cpus;
       };
 
   # partitionCells' result (matrix.nix) split once more by image: a cell whose image the pin
@@ -225,23 +223,25 @@ rec {
       (builtins.length run));
 
   # The script the cell runs in the image's VM (nix/image-cell-test.nix), as root, with the image's
-  # own /bin/bash and PATH: it puts the flake's objects and the project where NixOS cells have
-  # them (/etc/orca) and the kernel's modules where the image looks for them, runs the provision
-  # lines left once (provisionScript, in /root; a failing line fails the build, naming it, so
-  # nothing is cached), then the cell's command, whose stdout and exit status it writes to
-  # $1/output and $1/status for nix/cell_report.py. timeout: coreutils' timeout; provision and the
-  # command each get the cell's timeout. path: directories added AFTER the image's own PATH (orca,
-  # for a cell whose command is `orca suite`, as NixOS cells have it), so no image tool is shadowed.
-  guestScript = { spec, run, objects, project, timeout, path ? [ ] }:
+  # own /bin/bash and PATH (path: directories added AFTER it, the project's guest packages, so no
+  # image tool is shadowed). It puts the project (the flake's objects and guest files in place) at
+  # spec.source, where NixOS cells have it, and the kernel's modules where the image looks for
+  # them; loads the VM's modules with the image's modprobe; runs the provision lines left once
+  # (provisionScript, in /root, within the cell's timeout; a failing line fails the build, naming
+  # it, so nothing is cached); then runs `report "$out"`: nix/cell_report.py, which runs the test
+  # block's script as in a NixOS cell (a writable copy of the project at project_dir, one shell in
+  # workdir with CI=true, stopping at the first failing line), collects the result files and
+  # writes junit.xml and verdict into $out. The same code as NixOS cells, its `machine` a shell in
+  # this guest. timeout: coreutils' timeout.
+  guestScript = { spec, run, project, report, timeout, path ? [ ] }:
     ''
       set -u
       out="$1"
     ''
     + lib.concatStringsSep "" (map (d: "export PATH=\"$PATH:${d}\"\n") path)
     + ''
-      mkdir -p /etc/orca /root "$out"
-      ln -sfn ${objects} ${guestObjectsPath}
-      ln -sfn ${project} ${guestProjectPath}
+      mkdir -p "$(dirname ${spec.source})" /root "$out"
+      ln -sfn ${project} ${spec.source}
       # The booted kernel is nixpkgs', its modules in the store (vmTools exports MODULE_DIR): put
       # them at /lib/modules/<release>, so the image's own modprobe (and tc) find them.
       release="$(uname -r)"
@@ -249,6 +249,15 @@ rec {
         mkdir -p /lib/modules
         ln -s "$MODULE_DIR$release" "/lib/modules/$release"
       fi
+    ''
+    + lib.concatStringsSep "" (map (m: ''
+      modprobe ${shellQuote m} || {
+        s=$?
+        echo ${shellQuote "orca: cell ${spec.id}: loading the kernel module ${m} of the VM spec failed (modprobe exit "}"$s"${shellQuote "; the image needs kmod)"} >&2
+        exit 1
+      }
+    '') (spec.modules or [ ]))
+    + ''
       cd /root
     ''
     + (if run == [ ] then "" else ''
@@ -259,13 +268,6 @@ rec {
       }
     '')
     + ''
-      status=0
-      ${timeout} ${toString spec.timeout_secs} /bin/bash -c ${shellQuote "set -euo pipefail; ${spec.run}"} > "$out/output" || status=$?
-      echo "$status" > "$out/status"
+      exec ${report} "$out"
     '';
-
-  # Where NixOS cells find the objects and the project (matrix.nix's guestObjects, guestProject),
-  # so a cell's command is the same on both.
-  guestObjectsPath = "/etc/orca/objects";
-  guestProjectPath = "/etc/orca/project";
 }

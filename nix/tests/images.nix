@@ -84,7 +84,8 @@ let
         run = [ ];
       };
     };
-    memoryAndCpusFromTheVm = { expr = let i = imageFor { matrixVm = vm [ ]; } "debian-12"; in [ i.memoryMib i.cpus ]; expected = [ 2048 2 ]; };
+    # The VM's memory and CPUs are the cell's (matrix.nix guestFor), as for a NixOS cell.
+    sizeIsTheCells = { expr = let i = imageFor { matrixVm = vm [ ]; } "debian-12"; in [ (i ? memoryMib) (i ? cpus) ]; expected = [ false false ]; };
     diskRaisesTheSize = {
       expr = (imageFor { matrixVm = vm [ ] // { disk_mib = 20480; }; } "debian-12").args.size;
       expected = 20480;
@@ -172,30 +173,46 @@ let
       };
     };
 
-    # The guest script: objects and project where NixOS cells have them, each provision line once
-    # and named when it fails, the command's stdout and status for cell_report.py.
+    # The guest script: the project where NixOS cells have it (spec.source), the VM's modules
+    # loaded, each provision line once and named when it fails, then cell_report.py on the spec
+    # (the test block's script, results and report as in a NixOS cell), guest packages after the
+    # image's PATH.
     guestScript = {
       expr =
         let
           s = im.guestScript {
-            spec = { id = "d12"; timeout_secs = 600; run = "cd /etc/orca/project && CI=true make test"; };
+            spec = { id = "d12"; timeout_secs = 600; source = "/etc/orca/project"; modules = [ "sch_ingress" ]; };
             run = [ "go version" "cd /src" ];
-            objects = "/nix/store/o"; project = "/nix/store/p"; timeout = "/nix/store/c/bin/timeout";
-            path = [ "/nix/store/orca/bin" ];
+            project = "/nix/store/p"; timeout = "/nix/store/c/bin/timeout";
+            report = "/nix/store/py/bin/python3 /nix/store/r-cell_report.py /nix/store/s.json";
+            path = [ "/nix/store/iproute2/bin" ];
           };
           has = needle: builtins.match ".*${needle}.*" (builtins.replaceStrings [ "\n" ] [ " " ] s) != null;
         in
         map has [
-          "ln -sfn /nix/store/o /etc/orca/objects"
           "ln -sfn /nix/store/p /etc/orca/project"
+          "modprobe 'sch_ingress' [|][|] [{]"
+          "loading the kernel module sch_ingress of the VM spec failed"
           "/nix/store/c/bin/timeout 600 /bin/bash -c '[{] go version"
           "provision line 1 failed [(]exit "
           "provision line 2 failed [(]exit "
-          "/nix/store/c/bin/timeout 600 /bin/bash -c 'set -euo pipefail; cd /etc/orca/project && CI=true make test' > \"[$]out/output\""
-          "echo \"[$]status\" > \"[$]out/status\""
-          "export PATH=\"[$]PATH:/nix/store/orca/bin\""
+          "exec /nix/store/py/bin/python3 /nix/store/r-cell_report.py /nix/store/s.json \"[$]out\""
+          "export PATH=\"[$]PATH:/nix/store/iproute2/bin\""
         ];
       expected = [ true true true true true true true true ];
+    };
+    # Nothing to provision, no modules: neither appears.
+    guestScriptBare = {
+      expr =
+        let
+          s = im.guestScript {
+            spec = { id = "d13"; timeout_secs = 60; source = "/etc/orca/project"; modules = [ ]; };
+            run = [ ]; project = "/nix/store/p"; timeout = "timeout"; report = "report";
+          };
+          has = needle: builtins.match ".*${needle}.*" (builtins.replaceStrings [ "\n" ] [ " " ] s) != null;
+        in
+        map has [ "modprobe '" "provision" "exec report \"[$]out\"" ];
+      expected = [ false false true ];
     };
     # The provision lines run as one script (cd carries over), each named when it fails.
     provisionScript = {

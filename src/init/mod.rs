@@ -1,10 +1,12 @@
 //! `orca init`: a starter project that builds and tests with no edits.
 //!
-//! The starter is a set of files (in `src/init/starter/`, embedded in the binary): specs in
+//! The starter is a set of files (in `src/init/starter/`, embedded in the binary, and the flake's
+//! `templates.default` for `nix flake init -t`, so both give the same files): specs in
 //! `configs/` (the clang pin and the program, a builder VM and a test VM on the host image, a
 //! matrix over three catalog kernels, a two-stage pipeline), a hello XDP program, a Makefile, a
-//! test script that attaches the object in the guest and writes JUnit, and a flake that uses
-//! orca's. Writing never touches a file that exists: it is skipped and reported.
+//! test script that attaches the object in the guest and writes JUnit, a flake that uses
+//! orca's flake as a library, and the `nix/generated/` that flake reads (what `orca gen` writes for
+//! these specs; `tests/init_project.rs` keeps it in sync). Writing never touches a file that exists: it is skipped and reported.
 
 use std::path::{Path, PathBuf};
 
@@ -33,7 +35,12 @@ pub const STARTER: &[StarterFile] = &[
         executable: true,
     },
     file("flake.nix", include_str!("starter/flake.nix")),
-    file(".gitignore", include_str!("starter/gitignore")),
+    file("nix/generated/images.json", include_str!("starter/nix/generated/images.json")),
+    file("nix/generated/kernels.json", include_str!("starter/nix/generated/kernels.json")),
+    file("nix/generated/matrix.json", include_str!("starter/nix/generated/matrix.json")),
+    file("nix/generated/programs.json", include_str!("starter/nix/generated/programs.json")),
+    file("nix/generated/toolchain.json", include_str!("starter/nix/generated/toolchain.json")),
+    file(".gitignore", include_str!("starter/.gitignore")),
 ];
 
 const fn file(path: &'static str, text: &'static str) -> StarterFile {
@@ -142,6 +149,28 @@ mod tests {
         let again = write(dir.path()).unwrap();
         assert!(again.written.is_empty());
         assert_eq!(again.skipped.len(), STARTER.len());
+    }
+
+    /// `src/init/starter/` is also the flake's `templates.default`: every file there is written by
+    /// `orca init`, so `nix flake init -t` and `orca init` give the same project.
+    #[test]
+    fn every_file_of_the_template_is_in_the_starter() {
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    walk(base, &e.path(), out);
+                } else {
+                    out.push(e.path().strip_prefix(base).unwrap().display().to_string());
+                }
+            }
+        }
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/init/starter");
+        let mut on_disk = Vec::new();
+        walk(&base, &base, &mut on_disk);
+        on_disk.sort();
+        let mut listed: Vec<String> = STARTER.iter().map(|f| f.path.to_string()).collect();
+        listed.sort();
+        assert_eq!(on_disk, listed);
     }
 
     #[test]

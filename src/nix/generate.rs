@@ -181,7 +181,10 @@ pub fn check_attr(cell_id: &str) -> String {
 
 fn matrix(plan: &Plan) -> Result<Value> {
     let Some(m) = &plan.matrix else {
-        return Ok(json!({ "file": null, "timeout_secs": null, "expectations": [], "cells": [] }));
+        return Ok(json!({
+            "file": null, "timeout_secs": null, "expectations": [], "cells": [],
+            "commands": [], "results": [], "vm": null,
+        }));
     };
     let mut seen = std::collections::BTreeMap::new();
     let mut cells = Vec::new();
@@ -201,11 +204,37 @@ fn matrix(plan: &Plan) -> Result<Value> {
     Ok(json!({
         "file": path_str(&m.file),
         "timeout_secs": m.test.timeout_secs,
+        // The script every cell runs (one shell, stopping at the first failing line) and the JUnit
+        // files it writes, relative to where it runs.
+        "commands": m.test.commands,
+        "results": m.test.results,
+        "vm": m.test.vm.as_deref().and_then(|name| plan.vm(name)).map(guest),
         "expectations": m.test.expectations.iter().map(|e| json!({
             "test": e.test, "min_kernel": e.min_kernel, "reason": e.reason,
         })).collect::<Vec<_>>(),
         "cells": cells,
     }))
+}
+
+/// What the flake's NixOS guest takes from the matrix's VM spec: its size, the modules it loads,
+/// where the project is shared (the destination of the share of the project root, `source = ".."`
+/// from configs/) and where the script starts. A matrix without `vm` writes `null`: its default VM
+/// shares the project at `/<folder name>`, which differs between clones, and the flake uses
+/// `/project`.
+fn guest(vm: &crate::plan::Vm) -> Value {
+    let project_dir = vm.mounts.iter().find_map(|m| match m {
+        crate::plan::Mount::Share {
+            source, destination, ..
+        } if source.as_os_str() == "." => Some(destination.clone()),
+        _ => None,
+    });
+    json!({
+        "cpus": vm.cpus,
+        "memory_mib": vm.memory_mib,
+        "modules": vm.modules,
+        "project_dir": project_dir,
+        "workdir": vm.workdir(),
+    })
 }
 
 fn cell(plan: &Plan, c: &Cell, attr: String, timeout_secs: u64) -> Value {

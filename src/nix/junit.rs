@@ -1,10 +1,14 @@
-//! Reading a nix matrix cell's `junit.xml` (written in the NixOS test by `nix/cell_report.py`) back
-//! into the results model, so the nix backend reports exactly what the native one would.
+//! Reading a nix matrix cell's `junit.xml` (written in the NixOS test by `nix/cell_report.py`, from
+//! the test block's script and the JUnit files its `results` name) back into the results model, so
+//! the nix backend reports exactly what the native one would.
 //!
-//! Each test case carries the suite's raw verdict (`orca.verdict`) and the outcome after the
-//! kernel expectations (`orca.outcome`). orca recomputes the outcome from the verdict with the
-//! plan's expectations, the way the native backend does, and refuses a report whose outcome
-//! disagrees: that would mean the flake and orca apply the expectations differently.
+//! Each test case carries its raw verdict (`orca.verdict`) and the outcome after the kernel
+//! expectations (`orca.outcome`); the suite carries the script's own outcome (`orca.script`), the
+//! cell's (`orca.outcome`), its message and, when the result files could not be had, why
+//! (`orca.results-error`). orca recomputes each test's and the cell's outcome the way the native
+//! backend does (`run::classify::script`), and refuses a report that disagrees: that would mean the
+//! flake and orca judge cells differently. A cell without test cases has one case for the script
+//! (`orca.kind = script`), which is not a test.
 
 use std::time::Duration;
 
@@ -35,13 +39,38 @@ pub fn cell_result(xml: &str, cell: &Cell, expectations: &[Expectation], wall: D
     };
     let kernel = KernelVersion::parse(&cell.kernel);
     let expectations = Expectations::new(expectations)?;
+    let is_script = |case: &&TestCase| {
+        case.properties
+            .iter()
+            .any(|p| p.name.as_str() == "orca.kind" && p.value.as_str() == "script")
+    };
     let tests = suite
         .test_cases
         .iter()
+        .filter(|c| !is_script(c))
         .map(|case| test_result(case, &expectations, kernel))
         .collect::<Result<Vec<_>>>()
         .with_context(|| format!("cell {}", cell.id))?;
-    let outcome = Outcome::of_tests(tests.iter().map(|t| t.outcome));
+    let script = match prop("orca.script").as_deref() {
+        Some(s) => {
+            outcome_from_name(s).ok_or_else(|| fail!(Exit::Infra, "cell {}: unknown script outcome {s:?}", cell.id))?
+        }
+        // A report not written by cell_report.py: its tests alone.
+        None => Outcome::Pass,
+    };
+    let outcome = judge(script, &tests, prop("orca.results-error").is_some());
+    if let Some(reported) = prop("orca.outcome")
+        && reported != outcome_name(outcome)
+    {
+        return Err(fail!(
+            Exit::Infra,
+            "cell {}: the flake reported {reported:?} but orca's rules give {:?}; \
+             nix/cell_report.py disagrees with orca",
+            cell.id,
+            outcome_name(outcome)
+        ));
+    }
+    let message = prop("orca.message").or_else(|| failed_names(&tests));
     Ok(CellResult {
         id: cell.id.clone(),
         kernel: Some(cell.kernel.clone()),
@@ -50,12 +79,38 @@ pub fn cell_result(xml: &str, cell: &Cell, expectations: &[Expectation], wall: D
         outcome,
         duration_ms: wall.as_millis() as u64,
         cached: false,
-        message: failed_names(&tests),
+        message,
         tests,
         output: None,
         steps: Vec::new(),
         flaky: None,
     })
+}
+
+/// A cell's outcome from its script's and its tests' (the rule of `run::classify::script`): result
+/// files that could not be had are an error (a failed script stays failed); a failing test fails
+/// the cell; a failing script fails it too unless every failure its tests report was expected;
+/// without tests, the script's outcome.
+pub fn judge(script: Outcome, tests: &[TestResult], results_error: bool) -> Outcome {
+    if results_error {
+        return if script.is_failure() { script } else { Outcome::Error };
+    }
+    if tests.is_empty() {
+        return script;
+    }
+    let mut outcome = Outcome::of_tests(tests.iter().map(|t| t.outcome));
+    let failed = script != Outcome::Pass;
+    let foreseen = failed
+        && tests.iter().any(|t| t.outcome == Outcome::ExpectedFail)
+        && tests.iter().all(|t| !t.outcome.is_failure() && !t.outcome.is_infra());
+    if failed && !foreseen && !outcome.is_failure() {
+        outcome = script;
+    }
+    outcome
+}
+
+fn outcome_from_name(name: &str) -> Option<Outcome> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
 
 fn failed_names(tests: &[TestResult]) -> Option<String> {

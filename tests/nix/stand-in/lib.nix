@@ -6,6 +6,7 @@ rec {
   genAttrs = names: f: builtins.listToAttrs (map (n: { name = n; value = f n; }) names);
   mapAttrs = builtins.mapAttrs;
   mapAttrs' = f: set: builtins.listToAttrs (map (n: f n set.${n}) (builtins.attrNames set));
+  mapAttrsToList = f: set: map (n: f n set.${n}) (builtins.attrNames set);
   filterAttrs = pred: set: builtins.listToAttrs (builtins.concatMap
     (n: if pred n set.${n} then [ { name = n; value = set.${n}; } ] else [ ]) (builtins.attrNames set));
   optionalAttrs = cond: set: if cond then set else { };

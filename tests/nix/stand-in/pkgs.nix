@@ -92,7 +92,7 @@ let
       known = [ "name" "nodes" "testScript" "globalTimeout" ];
       unknownTest = builtins.filter (n: !builtins.elem n known) (builtins.attrNames test);
       machineOptions = {
-        boot = [ "kernelPackages" ];
+        boot = [ "kernelPackages" "kernelModules" ];
         environment = [ "systemPackages" "etc" ];
         virtualisation = [ "memorySize" "cores" ];
       };
@@ -112,6 +112,7 @@ let
       globalTimeout = int "globalTimeout" globalTimeout;
       requiredSystemFeatures = [ "nixos-test" "kvm" ];
       kernel = machine.boot.kernelPackages.kernel;
+      kernelModules = machine.boot.kernelModules or [ ];
       systemPackages = machine.environment.systemPackages or [ ];
       etc = map (n: "${n}=${toString machine.environment.etc.${n}.source}") (builtins.attrNames (machine.environment.etc or { }));
       memorySize = int "virtualisation.memorySize" (machine.virtualisation.memorySize or 1024);
@@ -178,6 +179,7 @@ in
   xz = multi "xz" "5.8.1" [ "bin" "dev" "out" "man" "doc" ];
   qemu = package "qemu" "10.1.2";
   nixfmt = package "nixfmt" "1.0.1";
+  gnumake = package "gnumake" "4.4.1";
   iproute2 = linuxOnly "iproute2" (package "iproute2" "6.17.0");
   bpftools = linuxOnly "bpftools" (package "bpftools" "6.17");
   libbpf = linuxOnly "libbpf" (package "libbpf" "1.6.2");
