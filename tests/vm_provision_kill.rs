@@ -86,6 +86,8 @@ fn killing_orca_while_it_keeps_a_provisioned_root_leaves_nothing_corrupt() {
             }
         });
     }
+    // Only the readers hold senders now: when orca exits, the channel says so.
+    drop(tx);
     let until = Instant::now() + Duration::from_secs(1500);
     let mut seen = Vec::new();
     loop {
