@@ -20,7 +20,9 @@ use vm_support::{Vm, project, releases, stderr, stdout};
 fn every_catalog_kernel_has_its_modules_for_modprobe_and_autoload() {
     let Some(vm) = Vm::new() else { return };
     let rel = releases();
-    assert!(rel.len() >= 4, "the catalog should pin 5.10, 6.1, 6.12 and 7.2: {rel:?}");
+    for v in ["5.10", "6.1", "6.12", "7.2"] {
+        assert!(rel.iter().any(|(k, _)| k == v), "the catalog should pin {v}: {rel:?}");
+    }
     let script = r#"set -e
 d=/lib/modules/$(uname -r)
 test -f $d/modules.dep && test -f $d/modules.alias
