@@ -251,13 +251,23 @@ fn run_script(
 /// swapped for the new one in one step (`renameat2(RENAME_EXCHANGE)`), then removed.
 fn keep(m: &mut Machine, key: &str, base: &Path, image_sha256: &str, replace: bool, deadline: Instant) -> Result<bool> {
     let dir = entry(key)?;
+    // What an orca killed while keeping this root left: its layer archive and half-applied root
+    // (named by its pid; a live orca's are left alone).
+    for prefix in [".tmp-layer-", ".tmp-root-", ".tmp-"] {
+        for p in crate::paths::left_by_dead_processes(&dir, prefix) {
+            let _ = match p.is_dir() {
+                true => std::fs::remove_dir_all(&p),
+                false => std::fs::remove_file(&p),
+            };
+        }
+    }
     let root = dir.join("root");
     if root.is_dir() {
         if !replace {
             return Ok(false);
         }
         let new = dir.join(format!(".tmp-{}-new", std::process::id()));
-        let layer = tempfile::Builder::new().prefix(".tmp-layer-").tempfile_in(&dir)?;
+        let layer = tempfile::Builder::new().prefix(&format!(".tmp-layer-{}-", std::process::id())).tempfile_in(&dir)?;
         m.capture_upper(layer.path(), deadline)?;
         let file = std::fs::File::open(layer.path())?;
         super::rootfs::apply(base, std::io::BufReader::new(file), &new)?;
@@ -268,7 +278,7 @@ fn keep(m: &mut Machine, key: &str, base: &Path, image_sha256: &str, replace: bo
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     crate::paths::write_atomic(&dir.join("image"), image_sha256.as_bytes())?;
     let layer = tempfile::Builder::new()
-        .prefix(".tmp-layer-")
+        .prefix(&format!(".tmp-layer-{}-", std::process::id()))
         .tempfile_in(&dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     m.capture_upper(layer.path(), deadline)?;

@@ -30,7 +30,7 @@ pub fn apply(base: &Path, layer: impl Read, out: &Path) -> Result<()> {
     let parent = out.parent().context("the provisioned root has no parent directory")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = tempfile::Builder::new()
-        .prefix(".tmp-root-")
+        .prefix(&format!(".tmp-root-{}-", std::process::id()))
         .tempdir_in(parent)
         .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
     let work = tmp.path().join("root");
