@@ -24,10 +24,9 @@
 mod vm_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Instant;
+use std::process::Command;
 
-use vm_support::{Vm, stderr, stdout};
+use vm_support::{Vm, stderr, stdout, timed};
 
 /// The fixture copied into a fresh folder named `flywall` under the system's temp folder.
 fn scratch_project() -> (tempfile::TempDir, PathBuf) {
@@ -40,25 +39,6 @@ fn scratch_project() -> (tempfile::TempDir, PathBuf) {
     (t, dest)
 }
 
-fn orca_in(cmd: Command, dir: &Path, args: &[&str]) -> (Output, f64) {
-    let mut cmd = cmd;
-    let t = Instant::now();
-    let out = cmd
-        .current_dir(dir)
-        .env("CI", "true")
-        .env_remove("ORCA_UBUNTU_MIRROR")
-        .args(args)
-        .output()
-        .unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    eprintln!(
-        "orca {args:?} → {:?} in {secs:.1}s\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        stdout(&out),
-        stderr(&out)
-    );
-    (out, secs)
-}
 
 fn json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
@@ -89,7 +69,7 @@ fn three_debian_images_run_the_flywall_tests_with_their_own_tools_and_go_test_ru
     let images = ["flywall-debian-11", "flywall-debian-12", "flywall-debian-13"];
     let mut args = vec!["image", "build"];
     args.extend(images);
-    let (o, t_build) = orca_in(vm.orca(), &root, &args);
+    let (o, t_build) = timed(vm.orca(), &root, &args);
     assert_eq!(o.status.code(), Some(0), "building the images");
     let lock = json(&root.join("configs/images.lock"));
     for i in images {
@@ -98,13 +78,13 @@ fn three_debian_images_run_the_flywall_tests_with_their_own_tools_and_go_test_ru
         let pkgs: Vec<&str> = pin["packages"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
         assert!(pkgs.contains(&"bpftool") && pkgs.contains(&"make") && pkgs.contains(&"iproute2"), "{i}: {pkgs:?}");
     }
-    let (o, t_hit) = orca_in(vm.orca(), &root, &args);
+    let (o, t_hit) = timed(vm.orca(), &root, &args);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(stderr(&o).matches("cached").count(), 3, "{}", stderr(&o));
     eprintln!("image build (cold or from the shared cache) {t_build:.1}s, then a cache hit {t_hit:.1}s");
 
     // The matrix: three cells in parallel, each with its image's own tools.
-    let (o, t_matrix) = orca_in(
+    let (o, t_matrix) = timed(
         vm.orca(),
         &root,
         &["matrix", "run", "matrix/debian.hcl", "--no-cache", "--json", "m.json"],
@@ -146,7 +126,7 @@ fn three_debian_images_run_the_flywall_tests_with_their_own_tools_and_go_test_ru
         if round == 1 && times.first().is_some_and(|(_, provisioned)| !provisioned) {
             break;
         }
-        let (o, secs) = orca_in(
+        let (o, secs) = timed(
             vm.orca(),
             &root,
             &["pipeline", "run", "configs/go-test.hcl", "--no-cache", "--json", "go.json"],
@@ -178,7 +158,7 @@ fn the_ubuntu_matrix_is_unavailable_with_the_archive_named_and_so_are_ubuntu_ker
     let (_t, root) = scratch_project();
     let orca = || Command::new(vm_support::ORCA);
 
-    let (o, _) = orca_in(orca(), &root, &["matrix", "run", "matrix/ubuntu.hcl", "--json", "u.json"]);
+    let (o, _) = timed(orca(), &root, &["matrix", "run", "matrix/ubuntu.hcl", "--json", "u.json"]);
     assert_eq!(o.status.code(), Some(4), "a run that tested nothing is not green");
     let err = stderr(&o);
     assert!(!err.contains("booting"), "something booted:\n{err}");
@@ -194,14 +174,14 @@ fn the_ubuntu_matrix_is_unavailable_with_the_archive_named_and_so_are_ubuntu_ker
     }
     assert!(err.contains("3 of 3 cells could not run"), "{err}");
 
-    let (o, _) = orca_in(orca(), &root, &["matrix", "run", "matrix/ubuntu.hcl", "--allow-unavailable"]);
+    let (o, _) = timed(orca(), &root, &["matrix", "run", "matrix/ubuntu.hcl", "--allow-unavailable"]);
     assert_eq!(o.status.code(), Some(0), "--allow-unavailable accepts the partial run");
     let all = stdout(&o) + &stderr(&o);
     assert!(all.contains("n/a"), "{all}");
     assert!(all.contains("no cell could run on this host"), "it says so: {all}");
 
     // The Ubuntu kernels: in the catalog, unavailable with the reason, never another kernel.
-    let (o, _) = orca_in(orca(), &root, &["run", "--kernel", "5.15", "--command", "true"]);
+    let (o, _) = timed(orca(), &root, &["run", "--kernel", "5.15", "--command", "true"]);
     assert_eq!(o.status.code(), Some(4));
     let err = stderr(&o);
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("orca: error:")).collect();
@@ -210,7 +190,7 @@ fn the_ubuntu_matrix_is_unavailable_with_the_archive_named_and_so_are_ubuntu_ker
     assert!(errors[0].contains("linux-image-unsigned-5.15.0-70-generic"), "{err}");
     assert!(!err.contains("booting"), "{err}");
 
-    let (o, _) = orca_in(orca(), &root, &["kernel", "list", "--json"]);
+    let (o, _) = timed(orca(), &root, &["kernel", "list", "--json"]);
     assert_eq!(o.status.code(), Some(0));
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for v in ["5.4", "5.15", "6.8"] {
@@ -220,7 +200,7 @@ fn the_ubuntu_matrix_is_unavailable_with_the_archive_named_and_so_are_ubuntu_ker
         assert_eq!(k["sources"][0]["type"], "ubuntu", "{k}");
         assert!(k["unavailable"].as_str().unwrap().contains("the Ubuntu archive"), "{k}");
     }
-    let (o, _) = orca_in(orca(), &root, &["kernel", "list"]);
+    let (o, _) = timed(orca(), &root, &["kernel", "list"]);
     assert_eq!(o.status.code(), Some(0));
     let table = stdout(&o);
     let row = table.lines().find(|l| l.starts_with("5.15 ")).unwrap_or_else(|| panic!("{table}"));

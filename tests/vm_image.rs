@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Instant;
 
-use vm_support::{Vm, project, stderr, stdout};
+use vm_support::{Vm, project, stderr, stdout, timed};
 
 const SPEC: &str = r#"schema_version = "1.0"
 vm {
@@ -74,23 +74,7 @@ test {
 "#;
 
 fn run_in(vm: &Vm, dir: &Path, args: &[&str]) -> (Output, f64) {
-    let t = Instant::now();
-    let out = vm
-        .orca()
-        .current_dir(dir)
-        .env("CI", "true")
-        .env_remove("ORCA_UBUNTU_MIRROR")
-        .args(args)
-        .output()
-        .unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    eprintln!(
-        "orca {args:?} → {:?} in {secs:.1}s\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        stdout(&out),
-        stderr(&out)
-    );
-    (out, secs)
+    timed(vm.orca(), dir, args)
 }
 
 #[test]

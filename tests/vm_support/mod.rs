@@ -142,6 +142,27 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Runs orca's `cmd` in `dir` with `CI` set and no Ubuntu mirror (so the archive stays out of
+/// reach, as on the development machine), prints what it said, and times it.
+pub fn timed(mut cmd: Command, dir: &Path, args: &[&str]) -> (Output, f64) {
+    let t = Instant::now();
+    let out = cmd
+        .current_dir(dir)
+        .env("CI", "true")
+        .env_remove("ORCA_UBUNTU_MIRROR")
+        .args(args)
+        .output()
+        .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "orca {args:?} → {:?} in {secs:.1}s\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        stdout(&out),
+        stderr(&out)
+    );
+    (out, secs)
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
