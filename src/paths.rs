@@ -102,6 +102,13 @@ pub fn left_by_dead_processes(dir: &Path, prefix: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Removes what [`left_by_dead_processes`] finds, files and folders alike.
+pub fn remove_left_by_dead_processes(dir: &Path, prefix: &str) {
+    for p in left_by_dead_processes(dir, prefix) {
+        let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+    }
+}
+
 /// Whether a process with this pid exists (one of another user's counts too).
 fn process_alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.

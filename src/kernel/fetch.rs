@@ -364,7 +364,5 @@ fn ubuntu_download(kernel: &str, package: &str, version: Option<&str>, suite: &s
 
 /// Removes temporary files and directories left by orca processes that died mid-download.
 pub fn sweep(dir: &Path) {
-    for p in crate::paths::left_by_dead_processes(dir, ".tmp-") {
-        let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
-    }
+    crate::paths::remove_left_by_dead_processes(dir, ".tmp-");
 }

@@ -254,12 +254,7 @@ fn keep(m: &mut Machine, key: &str, base: &Path, image_sha256: &str, replace: bo
     // What an orca killed while keeping this root left: its layer archive and half-applied root
     // (named by its pid; a live orca's are left alone).
     for prefix in [".tmp-layer-", ".tmp-root-", ".tmp-"] {
-        for p in crate::paths::left_by_dead_processes(&dir, prefix) {
-            let _ = match p.is_dir() {
-                true => std::fs::remove_dir_all(&p),
-                false => std::fs::remove_file(&p),
-            };
-        }
+        crate::paths::remove_left_by_dead_processes(&dir, prefix);
     }
     let root = dir.join("root");
     if root.is_dir() {
