@@ -655,13 +655,44 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args)]
 pub struct AgentArgs {
     /// The virtio-serial port to serve on.
-    #[arg(long, default_value = "/dev/virtio-ports/org.orca.agent")]
+    #[arg(long, default_value = AGENT_PORT)]
     pub port: PathBuf,
 }
+
+/// The port of `orca agent [--port PATH]`, the agent's own command line as init starts it; `None`
+/// for anything else, which clap then parses (and explains, if it is wrong).
+fn agent_port(args: Vec<std::ffi::OsString>) -> Option<PathBuf> {
+    let a: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    match a.as_slice() {
+        [c] if *c == "agent" => Some(PathBuf::from(AGENT_PORT)),
+        [c, p, port] if *c == "agent" && *p == "--port" => Some(PathBuf::from(port)),
+        [c, p] if *c == "agent" => p
+            .to_str()
+            .and_then(|p| p.strip_prefix("--port="))
+            .map(PathBuf::from),
+        _ => None,
+    }
+}
+
+/// `orca agent`'s default port.
+const AGENT_PORT: &str = "/dev/virtio-ports/org.orca.agent";
 
 /// Entry point: parse, dispatch, turn errors into one message and an exit code.
 pub fn main() -> ExitCode {
     crate::process::install_signal_handlers();
+    // The guest agent starts on every boot, under emulation too: straight to it, without building
+    // the whole command line's parser (about 50 ms of a TCG boot) and without sweeping scratch
+    // folders, which in a guest are the host's, seen through the overlay.
+    #[cfg(target_os = "linux")]
+    if let Some(port) = agent_port(std::env::args_os().skip(1).collect()) {
+        return match crate::agent::main(port) {
+            Ok(code) => ExitCode::from(code),
+            Err(err) => {
+                report_error(&err);
+                ExitCode::from(exit_of(&err).code())
+            }
+        };
+    }
     crate::paths::sweep_stale();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -806,6 +837,28 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The agent's own command lines skip clap; anything else goes to it, to be parsed or refused.
+    #[test]
+    fn agent_command_lines_are_read_without_clap_and_agree_with_it() {
+        let os = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        for (args, port) in [
+            (&["agent"][..], AGENT_PORT),
+            (&["agent", "--port", "/dev/x"][..], "/dev/x"),
+            (&["agent", "--port=/dev/y"][..], "/dev/y"),
+        ] {
+            assert_eq!(agent_port(os(args)), Some(PathBuf::from(port)), "{args:?}");
+            let mut full = vec!["orca"];
+            full.extend_from_slice(args);
+            match Cli::try_parse_from(&full).unwrap().command {
+                Command::Agent(a) => assert_eq!(a.port, PathBuf::from(port), "clap reads {args:?} alike"),
+                _ => panic!("{args:?} is not the agent for clap"),
+            }
+        }
+        for args in [&["agent", "--port"][..], &["agent", "--bogus"], &["agentx"], &["run", "agent"], &[]] {
+            assert_eq!(agent_port(os(args)), None, "{args:?}");
+        }
     }
 
     /// What works on macOS is exactly what needs neither guests nor bpf(2).

@@ -412,7 +412,7 @@ impl Machine {
                                 console_tail(&self.console, 15)
                             ),
                         )
-                        .hint("the console tail above shows where the guest stopped"),
+                        .hint("the console tail above shows where the guest stopped; ORCA_VM_CMDLINE=-quiet logs the kernel's whole boot there"),
                     ));
                 }
                 if let Some(e) = self.virtiofsd.as_mut().and_then(|d| d.exited()) {
