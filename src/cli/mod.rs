@@ -661,6 +661,7 @@ pub struct AgentArgs {
 
 /// The port of `orca agent [--port PATH]`, the agent's own command line as init starts it; `None`
 /// for anything else, which clap then parses (and explains, if it is wrong).
+#[cfg(target_os = "linux")]
 fn agent_port(args: Vec<std::ffi::OsString>) -> Option<PathBuf> {
     let a: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     match a.as_slice() {
@@ -840,6 +841,7 @@ mod tests {
     }
 
     /// The agent's own command lines skip clap; anything else goes to it, to be parsed or refused.
+    #[cfg(target_os = "linux")]
     #[test]
     fn agent_command_lines_are_read_without_clap_and_agree_with_it() {
         let os = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
