@@ -13,6 +13,9 @@
 # Every command must print the guest's release before it is timed, and a timed run that exits
 # non-zero fails the benchmark (vng's 255, see below, is the one exit accepted).
 #
+# On a host whose speed drifts from minute to minute, RUNS=1 with more ROUNDS (ROUNDS=6 RUNS=1)
+# pairs each orca boot with the floor boot right after it, so each round's ratio sees one speed.
+#
 # Usage: benches/boot.sh [--check] [KERNEL...]   default: 6.1 (e.g. benches/boot.sh 5.10 6.1 6.12 7.2)
 #        --check (or CHECK=1): exit 1 when a median ratio misses its target, naming it.
 # Env:   ROUNDS (default 3), RUNS (default 3), VNG=0 to leave virtme-ng out (it is installed with
