@@ -686,13 +686,7 @@ pub fn main() -> ExitCode {
     // folders, which in a guest are the host's, seen through the overlay.
     #[cfg(target_os = "linux")]
     if let Some(port) = agent_port(std::env::args_os().skip(1).collect()) {
-        return match crate::agent::main(port) {
-            Ok(code) => ExitCode::from(code),
-            Err(err) => {
-                report_error(&err);
-                ExitCode::from(exit_of(&err).code())
-            }
-        };
+        return finish(crate::agent::main(port));
     }
     crate::paths::sweep_stale();
     let cli = match Cli::try_parse() {
@@ -711,7 +705,11 @@ pub fn main() -> ExitCode {
         // closed socket must stay an error orca handles, not a signal that kills it mid-cleanup.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
-    let result = dispatch(cli.command);
+    finish(dispatch(cli.command))
+}
+
+/// Ends a command: removes this process's scratch folder, reports an error, gives the exit code.
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
     crate::paths::remove_scratch();
     match result {
         Ok(code) => ExitCode::from(code),
