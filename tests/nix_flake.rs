@@ -4,59 +4,18 @@
 //! store path used as an attribute name (the first form of nix/ebpf.nix's prefix maps).
 //! See README.md "What the Nix checks prove" for what this does and does not show.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod nix_support;
+use nix_support::{copy_project, nix_with_stand_in, root};
 
-/// A copy of the project's sources (not target/, .git, build/), so that Nix copies only them into
-/// the store and a test may change them.
-fn copy_project() -> tempfile::TempDir {
-    fn walk(from: &Path, to: &Path, top: bool) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap().flatten() {
-            let name = e.file_name();
-            let n = name.to_string_lossy();
-            let ty = e.file_type().unwrap();
-            if (top && (n == "target" || n == "build" || n.starts_with("result"))) || n == ".git" {
-                continue;
-            }
-            if ty.is_dir() {
-                walk(&e.path(), &to.join(&name), false);
-            } else if ty.is_file() {
-                std::fs::copy(e.path(), to.join(&name)).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    walk(&root(), dir.path(), true);
-    dir
-}
-
-/// `nix <args…> path:<project>` with flakes on and nixpkgs replaced by the stand-in; None (after
-/// saying why) when nix is missing and CI is off.
+/// `nix <args…> path:<project>` with nixpkgs replaced by the stand-in; None (after saying why)
+/// when nix is missing and CI is off.
 fn nix(project: &Path, args: &[&str], attr: Option<&str>) -> Option<Output> {
-    if !Command::new("nix").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        orca::ci::skip_or_fail("nix is not installed (bash .ci/setup installs nix-bin)");
-        return None;
-    }
-    let flake = format!("path:{}", project.display());
-    let target = match attr {
-        Some(a) => format!("{flake}#{a}"),
-        None => flake,
-    };
-    let stand_in = format!("path:{}", project.join("tests/nix/stand-in").display());
-    let out = Command::new("nix")
-        .args(["--extra-experimental-features", "nix-command flakes"])
-        .args(args)
-        .args(["--no-write-lock-file", "--override-input", "nixpkgs", &stand_in, &target])
-        .output()
-        .unwrap();
-    Some(out)
+    nix_with_stand_in(project, project, "nixpkgs", args, attr)
 }
 
 fn ok(out: &Output) -> String {
@@ -215,23 +174,7 @@ fn outside_project(orca_copy: &Path) -> tempfile::TempDir {
 
 /// `nix <args…> path:<outside project>#<attr>` with orca's nixpkgs replaced by the stand-in.
 fn outside(project: &Path, orca_copy: &Path, args: &[&str], attr: Option<&str>) -> Option<Output> {
-    if !Command::new("nix").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        orca::ci::skip_or_fail("nix is not installed (bash .ci/setup installs nix-bin)");
-        return None;
-    }
-    let flake = format!("path:{}", project.display());
-    let target = match attr {
-        Some(a) => format!("{flake}#{a}"),
-        None => flake,
-    };
-    let stand_in = format!("path:{}", orca_copy.join("tests/nix/stand-in").display());
-    let out = Command::new("nix")
-        .args(["--extra-experimental-features", "nix-command flakes"])
-        .args(args)
-        .args(["--no-write-lock-file", "--override-input", "orca/nixpkgs", &stand_in, &target])
-        .output()
-        .unwrap();
-    Some(out)
+    nix_with_stand_in(project, orca_copy, "orca/nixpkgs", args, attr)
 }
 
 #[test]

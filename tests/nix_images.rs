@@ -5,14 +5,13 @@
 //! the provision's packages; one on Ubuntu 20.04 is unavailable, saying why. Nothing is built:
 //! building the images needs nixpkgs and the archives (nix/README.md, "Images").
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod nix_support;
+use nix_support::{copy_project, nix_with_stand_in, root};
 
 /// `nix-instantiate --eval --strict -E EXPR` in `dir`; None (after saying why) when nix is missing
 /// and CI is off.
@@ -90,47 +89,10 @@ fn the_image_tests_run_with_the_other_nix_unit_tests() {
     assert!(suites.contains("(import ./images.nix { inherit lib; })"), "{suites}");
 }
 
-/// A copy of the project's sources (not target/, .git, build/), so Nix copies only them.
-fn copy_project() -> tempfile::TempDir {
-    fn walk(from: &Path, to: &Path, top: bool) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap().flatten() {
-            let name = e.file_name();
-            let n = name.to_string_lossy();
-            let ty = e.file_type().unwrap();
-            if (top && (n == "target" || n == "build" || n.starts_with("result"))) || n == ".git" {
-                continue;
-            }
-            if ty.is_dir() {
-                walk(&e.path(), &to.join(&name), false);
-            } else if ty.is_file() {
-                std::fs::copy(e.path(), to.join(&name)).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    walk(&root(), dir.path(), true);
-    dir
-}
-
 /// `nix <args…> path:<project>#<attr>` (the flake itself for "") with nixpkgs replaced by the
 /// stand-in; fails the test when nix does.
 fn nix(project: &Path, args: &[&str], attr: &str) -> Option<Output> {
-    if !Command::new("nix").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        orca::ci::skip_or_fail("nix is not installed (bash .ci/setup installs nix-bin)");
-        return None;
-    }
-    let stand_in = format!("path:{}", project.join("tests/nix/stand-in").display());
-    let target = match attr {
-        "" => format!("path:{}", project.display()),
-        a => format!("path:{}#{a}", project.display()),
-    };
-    let out = Command::new("nix")
-        .args(["--extra-experimental-features", "nix-command flakes"])
-        .args(args)
-        .args(["--no-write-lock-file", "--override-input", "nixpkgs", &stand_in, &target])
-        .output()
-        .unwrap();
+    let out = nix_with_stand_in(project, project, "nixpkgs", args, (!attr.is_empty()).then_some(attr))?;
     assert!(out.status.success(), "nix {args:?} {attr}: {}", text(&out));
     Some(out)
 }
