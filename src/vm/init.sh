@@ -64,30 +64,6 @@ mark root mounted
 for d in run proc sys dev; do
   [ -d $r/$d ] || mkdir -p $r/$d
 done
-# /run is the guest's own (the host's sockets and pid files mean nothing here). The write layer
-# is read-only at /run/orca/upper: what a provision script changed is archived from there and
-# kept on the host as a provisioned root. (Before /proc moves: remount reads /proc/mounts.)
-mount -t tmpfs -o mode=0755 run $r/run
-mkdir -p $r/run/orca/upper && mount --bind /rw/upper $r/run/orca/upper &&
-  mount -o remount,bind,ro $r/run/orca/upper || die "cannot expose the write layer"
-mount --move /proc $r/proc
-mount --move /sys $r/sys
-mount --move /dev $r/dev
-mkdir -p $r/dev/pts $r/dev/shm $r/dev/virtio-ports
-mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $r/dev/pts
-mount -t tmpfs -o mode=1777 shm $r/dev/shm
-# /tmp stays the host's, written through the overlay: commands started from a host folder under
-# /tmp find it.
-mount -t cgroup2 cgroup2 $r/sys/fs/cgroup 2>/dev/null
-mount -t bpf bpf $r/sys/fs/bpf 2>/dev/null
-mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
-mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null
-for p in /sys/class/virtio-ports/*; do
-  [ -e "$p/name" ] && ln -sf "../${p##*/}" "$r/dev/virtio-ports/$(cat "$p/name")"
-done
-ip link set lo up 2>/dev/null
-[ -n "$HOSTNAME" ] && hostname "$HOSTNAME"
-
 # Called from /orca/boot.sh's mounts(): a share TAG at PATH (ro or rw) and a tmpfs of SIZE MiB.
 share() {
   if [ "$SHARE_FS" = virtiofs ]; then
@@ -100,8 +76,26 @@ share() {
 tmpfs_at() {
   mkdir -p "$r$1" && mount -t tmpfs -o "size=${2}m,mode=1777" tmpfs "$r$1" || die "cannot mount a tmpfs at $1"
 }
+
+# /run is the guest's own (the host's sockets and pid files mean nothing here). The write layer
+# is read-only at /run/orca/upper: what a provision script changed is archived from there and
+# kept on the host as a provisioned root. Both are built in the initramfs and moved into the new
+# root with /proc, /sys and /dev. (The agent finds its virtio port through sysfs.)
+mkdir -p /run0 /dev/pts /dev/shm /dev/virtio-ports
+mount -t tmpfs -o mode=0755 run /run0 && mkdir -p /run0/orca/upper && mount --bind /rw/upper /run0/orca/upper &&
+  mount -o remount,bind,ro /run0/orca/upper || die "cannot expose the write layer"
+# The rest takes two mount processes, not one per mount (each is a fork, ~10 ms under TCG): what
+# every guest needs, then what a kernel may lack. /tmp stays the host's, written through the
+# overlay: commands started from a host folder under /tmp find it. The agent brings up lo.
+fstab="/run0 $r/run none move 0 0
+/proc $r/proc none move 0 0
+/sys $r/sys none move 0 0
+/dev $r/dev none move 0 0
+devpts $r/dev/pts devpts gid=5,mode=620,ptmxmode=666 0 0
+shm $r/dev/shm tmpfs mode=1777 0 0"
 # The booted kernel's modules with depmod's index, at /lib/modules/<release>: the host's cached
-# tree, seen through the root share and bound there, so modprobe and the kernel's own autoload
+# tree, seen through the root share and bound there (in the fstab, unless a path has a blank or
+# a backslash, which fstab would need escaped), so modprobe and the kernel's own autoload
 # (ip link add ... type veth, tc qdisc add ... clsact) work. /lib is usr/lib on merged-usr roots.
 if [ -n "$MODULES_TAG" ]; then
   md=/lib/modules
@@ -111,12 +105,25 @@ elif [ -n "$MODULES" ]; then
   md=$r/lib/modules
   [ -L $r/lib ] && md=$r/usr/lib/modules
   if [ -d "$r$MODULES" ]; then
-    mkdir -p "$md/$RELEASE" && mount -o bind "$r$MODULES" "$md/$RELEASE" ||
-      die "cannot mount the kernel's modules at /lib/modules/$RELEASE"
+    mkdir -p "$md/$RELEASE" || die "cannot make /lib/modules/$RELEASE"
+    case "$r$MODULES$md/$RELEASE" in
+      *[[:space:]\\]*)
+        mount -o bind "$r$MODULES" "$md/$RELEASE" || die "cannot mount the kernel's modules at /lib/modules/$RELEASE" ;;
+      *) fstab="$fstab
+$r$MODULES $md/$RELEASE none bind 0 0" ;;
+    esac
   else
     echo "orca-init: the kernel's modules ($MODULES) are not visible in the guest; modprobe will not find them"
   fi
 fi
+echo "$fstab" >/orca/fstab
+mount -a -T /orca/fstab || die "cannot mount the guest's /run, /proc, /sys, /dev or /lib/modules (above)"
+echo "cgroup2 $r/sys/fs/cgroup cgroup2 defaults 0 0
+bpf $r/sys/fs/bpf bpf defaults 0 0
+debugfs $r/sys/kernel/debug debugfs defaults 0 0
+tracefs $r/sys/kernel/tracing tracefs defaults 0 0" >/orca/fstab.optional
+mount -a -T /orca/fstab.optional 2>/dev/null
+[ -n "$HOSTNAME" ] && echo "$HOSTNAME" >$r/proc/sys/kernel/hostname
 mark system mounts done
 mounts
 if [ -n "$NETWORK" ]; then
