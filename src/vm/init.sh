@@ -39,9 +39,12 @@ if [ -n "$orca_test_panic" ]; then
   echo c >/proc/sysrq-trigger
 fi
 
+# The boot modules, in dependency order, by one modprobe (see src/vm/initramfs.rs).
+set --
 while read -r m; do
-  insmod "/modules/$m" || die "cannot load module $m"
+  set -- "$@" "$m"
 done </modules/order
+[ $# -eq 0 ] || modprobe -a "$@" || die "cannot load the boot modules $* (modprobe's message is above)"
 mark modules loaded
 
 . /orca/boot.sh
