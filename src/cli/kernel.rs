@@ -195,7 +195,10 @@ fn fetch_all(plan: &Plan, versions: &[String]) -> Result<u8> {
 fn fetch_one(k: &Kernel) -> Result<String> {
     let p = kernel::prepare(k)?;
     kernel::check_config(&p, &kernel::boot_needs())?;
-    let mods = kernel::module_closure(&p, &kernel::boot_modules(&p))?;
+    // The share a boot would use here; where that needs a virtiofsd this host lacks, the kernel's own.
+    let share = crate::vm::virtiofs::choose(&p)
+        .unwrap_or_else(|_| p.config.share_fs().unwrap_or(kernel::kconfig::ShareFs::NineP));
+    let mods = kernel::module_closure(&p, &kernel::boot_modules(share))?;
     let image = std::fs::metadata(&p.vmlinuz).map(|m| m.len()).unwrap_or(0);
     Ok(format!(
         "{:<8} {:<24} ready: image {}, {} modules, boot needs {} module(s): {}",

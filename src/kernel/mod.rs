@@ -50,11 +50,10 @@ pub const BOOT_MODULES: &[(&str, &str)] = &[
     ("overlay", "the writable tmpfs overlay on the read-only root"),
 ];
 
-/// The boot modules of [`BOOT_MODULES`] that this kernel's guests load: with a kernel that has no
-/// 9p (Debian's cloud kernels), `virtiofs` (which pulls in fuse) in place of the 9p modules.
-pub fn boot_modules(p: &Prepared) -> Vec<&'static str> {
+/// The boot modules of [`BOOT_MODULES`] that this kernel's guests load when they mount the host's
+/// files with `share`: for virtiofs, `virtiofs` (which pulls in fuse) in place of the 9p modules.
+pub fn boot_modules(share: kconfig::ShareFs) -> Vec<&'static str> {
     use kconfig::ShareFs;
-    let share = p.config.share_fs().unwrap_or(ShareFs::NineP);
     let nine_p = ShareFs::NineP.modules();
     let mut wanted: Vec<&'static str> = BOOT_MODULES
         .iter()
