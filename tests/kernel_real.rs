@@ -56,7 +56,7 @@ fn check(p: &Prepared, wanted_9p_deps: &[&str]) -> Vec<String> {
     let bpf: Vec<&str> = kernel::BPF_NEEDS.iter().map(|n| n.option).collect();
     kernel::check_config(p, &bpf).unwrap();
 
-    let mut wanted = kernel::boot_modules(p);
+    let mut wanted = kernel::boot_modules(p.config.share_fs().unwrap());
     wanted.push("veth");
     let mods = kernel::module_closure(p, &wanted).unwrap();
     let names: Vec<String> = mods.iter().map(|m| m.name.clone()).collect();
@@ -155,7 +155,7 @@ fn kernel_6_1_cloud_has_virtiofs_in_place_of_9p() {
     let Some(p) = prepare_real("6.1.176") else { return };
     assert_eq!(p.release, "6.1.0-50-cloud-amd64");
     assert!(!p.modules.contains_key("9p"), "Debian's cloud kernel has no 9p");
-    let wanted = kernel::boot_modules(&p);
+    let wanted = kernel::boot_modules(p.config.share_fs().unwrap());
     assert!(wanted.contains(&"virtiofs"), "{wanted:?}");
     assert!(
         !wanted.contains(&"9p") && !wanted.contains(&"9pnet_virtio"),
