@@ -27,8 +27,9 @@
 //!   is done and dies ("int3: 0000", "Fatal exception in interrupt"), or hangs. Seen at boot when
 //!   `sched_clock: Marking stable` flips `__sched_clock_stable`; see docs/decisions.md.
 //!   `ORCA_TCG_THREAD=single|multi` overrides the choice.
-//! - Measured and left out: `rodata=off` (−0.1 s, but changes kernel memory protections),
-//!   `mitigations=off` (changes what the BPF verifier does). A second vCPU costs nothing on an
+//! - Under TCG, `rodata=off`, guest RAM in a memfd, and the other words of [`kernel_cmdline`]
+//!   (docs/decisions.md, "Boot under TCG", three rounds).
+//! - Measured and left out: `mitigations=off` (changes what the BPF verifier does). A second vCPU costs nothing on an
 //!   idle host but ~0.9 s when the host is busy, so VMs without a spec get one.
 //! - Shares are virtio-9p, served by QEMU itself. Kernels without 9p (Debian's cloud flavour) get
 //!   virtiofs instead: `vhost-user-fs-{device,pci}` on a virtiofsd's socket (see `virtiofs`),
