@@ -31,7 +31,7 @@ const LAYOUT: &str = "v2";
 /// The busybox applets init calls by name. Busybox's standalone shell runs them without an exec;
 /// for a busybox built without it, `/bin/<applet>` links to busybox.
 const APPLETS: &[&str] = &[
-    "cat", "cp", "ip", "ln", "mkdir", "modprobe", "mount", "poweroff", "sleep", "sync",
+    "cat", "cp", "ip", "mkdir", "modprobe", "mount", "poweroff", "sleep", "sync",
 ];
 
 /// The cached base archive for this kernel and module list, built if missing.

@@ -29,10 +29,11 @@
 //!   `ORCA_TCG_THREAD=single|multi` overrides the choice.
 //! - Under TCG, `rodata=off`, guest RAM in a memfd, and the other words of [`kernel_cmdline`]
 //!   (docs/decisions.md, "Boot under TCG", three rounds).
-//! - Measured and left out: `mitigations=off` (changes what the BPF verifier does). A second vCPU costs nothing on an
-//!   idle host but ~0.9 s when the host is busy, so VMs without a spec get one.
-//! - Shares are virtio-9p, served by QEMU itself. Kernels without 9p (Debian's cloud flavour) get
-//!   virtiofs instead: `vhost-user-fs-{device,pci}` on a virtiofsd's socket (see `virtiofs`),
+//! - Measured and left out: `mitigations=off` (changes what the BPF verifier does). A second
+//!   vCPU costs nothing on an idle host but ~0.9 s when the host is busy, so VMs without a spec
+//!   get one.
+//! - Shares are virtiofs where virtiofsd can run, else virtio-9p served by QEMU itself (see
+//!   `virtiofs::choose`). virtiofs is `vhost-user-fs-{device,pci}` on a virtiofsd's socket,
 //!   which needs guest RAM in a shared memfd (`memory-backend-memfd,share=on`) and, on microvm,
 //!   modern virtio-mmio (`virtio-mmio.force-legacy=false`: libvhost-user refuses legacy devices).
 

@@ -42,8 +42,12 @@ const LISTEN_FD: i32 = 3;
 /// `ORCA_SHARE=virtiofs|9p` overrides the choice.
 pub fn choose(k: &Prepared) -> Result<ShareFs> {
     let forced = std::env::var("ORCA_SHARE").ok().filter(|s| !s.is_empty());
+    let virtiofsd = find();
+    // SAFETY: geteuid has no preconditions. (The C virtiofsd sandboxes itself with namespaces only
+    // root may make.)
+    let can_run = unsafe { libc::geteuid() } == 0 && virtiofsd.is_ok();
     let fs = match forced.as_deref() {
-        None => preferred(k.config.share_fs(), k.config.has_virtiofs(), can_run()),
+        None => preferred(k.config.share_fs(), k.config.has_virtiofs(), can_run),
         Some("9p") => ShareFs::NineP,
         Some("virtiofs") => ShareFs::Virtiofs,
         Some(other) => {
@@ -54,7 +58,7 @@ pub fn choose(k: &Prepared) -> Result<ShareFs> {
         }
     };
     if fs == ShareFs::Virtiofs {
-        find().map_err(|e| {
+        virtiofsd.map_err(|e| {
             let why = if forced.is_some() {
                 "ORCA_SHARE=virtiofs asks for virtiofs".to_string()
             } else {
@@ -77,12 +81,6 @@ fn preferred(by_config: Option<ShareFs>, has_virtiofs: bool, can_run: bool) -> S
         Some(ShareFs::NineP) if has_virtiofs && can_run => ShareFs::Virtiofs,
         other => other.unwrap_or(ShareFs::NineP),
     }
-}
-
-/// Whether virtiofsd can serve a share here: it is installed, and orca runs as root.
-fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    (unsafe { libc::geteuid() } == 0) && find().is_ok()
 }
 
 /// The virtiofsd binary: `ORCA_VIRTIOFSD` when set, else `virtiofsd` on `PATH`, else the usual
