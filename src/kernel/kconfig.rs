@@ -122,10 +122,9 @@ pub const VIRTIOFS_NEEDS: &[Need] = &[
 /// How the guest mounts the host's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShareFs {
-    /// virtio-9p, served by QEMU itself: needs no daemon and no root.
+    /// virtio-9p, served by QEMU itself: the default, needing no daemon and no root.
     NineP,
-    /// virtiofs, served by one virtiofsd per share: the default where virtiofsd can run (see
-    /// `vm::virtiofs::choose`).
+    /// virtiofs, served by one virtiofsd per share.
     Virtiofs,
 }
 

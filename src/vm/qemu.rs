@@ -32,8 +32,8 @@
 //! - Measured and left out: `mitigations=off` (changes what the BPF verifier does). A second
 //!   vCPU costs nothing on an idle host but ~0.9 s when the host is busy, so VMs without a spec
 //!   get one.
-//! - Shares are virtiofs where virtiofsd can run, else virtio-9p served by QEMU itself (see
-//!   `virtiofs::choose`). virtiofs is `vhost-user-fs-{device,pci}` on a virtiofsd's socket,
+//! - Shares are virtio-9p, served by QEMU itself. Kernels without 9p (Debian's cloud flavour) get
+//!   virtiofs instead: `vhost-user-fs-{device,pci}` on a virtiofsd's socket (see `virtiofs`),
 //!   which needs guest RAM in a shared memfd (`memory-backend-memfd,share=on`) and, on microvm,
 //!   modern virtio-mmio (`virtio-mmio.force-legacy=false`: libvhost-user refuses legacy devices).
 
