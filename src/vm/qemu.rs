@@ -42,6 +42,7 @@ use std::process::Command;
 
 pub use super::accel::QEMU;
 use super::accel::Resolved;
+use crate::kernel::kconfig::ShareFs;
 pub use super::share::Share;
 
 /// The machine type.
@@ -131,8 +132,15 @@ pub fn tcg_single_thread(cpus: u32, crowded: bool) -> bool {
 pub const TCG_CPU: &str = "max,la57=off";
 
 /// The kernel command line for a boot.
-pub fn kernel_cmdline(accel: Resolved, tsc_khz: Option<u64>) -> String {
+pub fn kernel_cmdline(accel: Resolved, tsc_khz: Option<u64>, machine: MachineType, share: ShareFs) -> String {
     let mut c = String::from("console=ttyS0 quiet panic=-1 8250.nr_uarts=1 cryptomgr.notests no_timer_check");
+    if machine == MachineType::Microvm {
+        // microvm has no PCI bus (its devices are virtio-mmio), but the kernel probes for one
+        // anyway, one port access at a time: with the AMD vendor TCG's CPU reports, the early GART
+        // aperture check alone reads the config space of every slot of every bus, ~0.15 s of a
+        // 6.12 boot under TCG before the kernel's clock starts, and as many VM exits under KVM.
+        c.push_str(" pci=off");
+    }
     if accel == Resolved::Tcg {
         if let Some(k) = tsc_khz {
             c.push_str(&format!(" tsc_early_khz={k} tsc=reliable"));
@@ -147,7 +155,17 @@ pub fn kernel_cmdline(accel: Resolved, tsc_khz: Option<u64>) -> String {
         // is a large share of the guest's work: the agent's start and the first command took
         // 1.74 s with it and 0.84 s without on 5.10, 1.01 s and 0.58 s on 7.2. Memory a program
         // maps is zeroed either way, and nothing a test observes depends on the rest.
-        c.push_str(" init_on_alloc=0");
+        //
+        // Not with virtiofs shares: virtiofsd writes file data straight into guest RAM, behind
+        // QEMU's back, and TCG only drops its translations of a page when QEMU sees the page
+        // written (by the guest's CPU or its own device models, as 9p's are). A page-cache page
+        // that once held code and is refilled by virtiofsd keeps running the old code's
+        // translations: guests segfaulted in libc within minutes (norandmaps puts every process's
+        // libraries at the same addresses, which makes a hit likely). The kernel's zeroing of
+        // each new page is a CPU write, so it drops them first.
+        if share == ShareFs::NineP {
+            c.push_str(" init_on_alloc=0");
+        }
         // Without address-space randomisation a program's code sits at the same addresses in
         // every process, so QEMU's translations of ld.so, libc and the program itself are found
         // again instead of redone: `python3 -c 1` 6.1 s → 3.5 s and ten `/bin/true` 0.46 s →
@@ -163,6 +181,11 @@ pub fn kernel_cmdline(accel: Resolved, tsc_khz: Option<u64>) -> String {
         // text stays read-only too. It is a guard against kernel bugs that write where they should
         // not; a test VM that hunts such bugs boots with ORCA_VM_CMDLINE=-rodata=off.
         c.push_str(" rodata=off");
+        // A kernel that finds one CPU rewrites every `lock` prefix in its text (and in each module
+        // it loads) to a plain prefix, one text_poke at a time, each switching page tables: ~0.2 s
+        // of a 6.12 boot under TCG, where a lock prefix on a single vCPU costs nothing anyway.
+        // Guests with more CPUs never rewrite them.
+        c.push_str(" noreplace-smp");
     }
     if let Ok(extra) = std::env::var("ORCA_VM_CMDLINE") {
         // For debugging and measuring: extra words (`printk.time=1`), or `-WORD` to drop one.
@@ -316,7 +339,7 @@ mod tests {
             memory_mib: 1024,
             kernel: "/k".into(),
             initrd: "/i".into(),
-            cmdline: kernel_cmdline(Resolved::Tcg, Some(2_600_000)),
+            cmdline: kernel_cmdline(Resolved::Tcg, Some(2_600_000), MachineType::Microvm, ShareFs::NineP),
             shares: vec![
                 Share {
                     tag: "orca.root".into(),
@@ -393,16 +416,28 @@ mod tests {
 
     #[test]
     fn tcg_guests_skip_what_emulation_makes_slow_and_kvm_guests_keep_it() {
-        let tcg = kernel_cmdline(Resolved::Tcg, Some(1));
-        let kvm = kernel_cmdline(Resolved::Kvm, Some(1));
+        let tcg = kernel_cmdline(Resolved::Tcg, Some(1), MachineType::Microvm, ShareFs::NineP);
+        let kvm = kernel_cmdline(Resolved::Kvm, Some(1), MachineType::Microvm, ShareFs::NineP);
         for w in [
             "initcall_blacklist=jent_mod_init,crypto_kdf108_init",
             "init_on_alloc=0",
             "norandmaps",
             "rodata=off",
+            "noreplace-smp",
         ] {
             assert!(tcg.split(' ').any(|x| x == w), "{w} under TCG: {tcg}");
             assert!(!kvm.contains(w), "{w} under KVM: {kvm}");
+        }
+    }
+
+    #[test]
+    fn tcg_guests_with_virtiofs_shares_keep_zeroing_new_pages() {
+        // virtiofsd fills guest pages behind TCG's back; the kernel's zeroing of a new page is
+        // what drops TCG's stale translations of the code that page held before.
+        let fs = kernel_cmdline(Resolved::Tcg, Some(1), MachineType::Microvm, ShareFs::Virtiofs);
+        assert!(!fs.contains("init_on_alloc"), "{fs}");
+        for w in ["norandmaps", "rodata=off"] {
+            assert!(fs.split(' ').any(|x| x == w), "{w} under TCG with virtiofs: {fs}");
         }
     }
 
@@ -413,7 +448,10 @@ mod tests {
         let joined = args(&command(&s)).join(" ");
         assert!(joined.contains("virtio-9p-pci,fsdev=fs0"), "{joined}");
         assert!(joined.contains("virtio-net-pci,netdev=net0"), "{joined}");
-        assert!(!kernel_cmdline(Resolved::Kvm, Some(1)).contains("tsc_early_khz"));
+        assert!(!kernel_cmdline(Resolved::Kvm, Some(1), MachineType::Q35, ShareFs::NineP).contains("tsc_early_khz"));
+        // q35 has a PCI bus, and its devices are on it.
+        assert!(!kernel_cmdline(Resolved::Tcg, Some(1), MachineType::Q35, ShareFs::NineP).contains("pci=off"));
+        assert!(kernel_cmdline(Resolved::Kvm, Some(1), MachineType::Microvm, ShareFs::NineP).contains(" pci=off"));
     }
 
     #[test]
