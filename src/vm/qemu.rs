@@ -43,8 +43,8 @@ use std::process::Command;
 
 pub use super::accel::QEMU;
 use super::accel::Resolved;
-use crate::kernel::kconfig::ShareFs;
 pub use super::share::Share;
+use crate::kernel::kconfig::ShareFs;
 
 /// The machine type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

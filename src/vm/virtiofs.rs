@@ -7,9 +7,10 @@
 //! leaves on its own once QEMU closes the connection.
 //!
 //! 9p stays the default whenever the kernel has it; `ORCA_SHARE=virtiofs` forces virtiofs on a
-//! kernel that has both (for testing and measuring), `ORCA_SHARE=9p` forces 9p. virtiofs boots
-//! faster (one signed module against four for 6.12's 9p), but with it as the default the
-//! interactive-exec test (tests/vm_forms.rs) hung now and then under load; see docs/decisions.md.
+//! kernel that has both (for testing and measuring), `ORCA_SHARE=9p` forces 9p. virtiofsd fills
+//! guest pages behind TCG's back, so a TCG guest with virtiofs shares keeps the kernel's zeroing of
+//! new pages (see `qemu::kernel_cmdline`), and with it virtiofs boots no faster than 9p; see
+//! docs/decisions.md, "9p stays the default share".
 //! `ORCA_VIRTIOFSD` names the virtiofsd binary when it is not in a usual place.
 
 use std::os::fd::{AsRawFd, OwnedFd};
